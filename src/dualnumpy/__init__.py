@@ -1,0 +1,20 @@
+"""dualnumpy: exact derivatives of ordinary NumPy code by forward-mode dual numbers."""
+
+from __future__ import annotations
+
+from ._api import derivative, grad, hessian, jacfwd, jvp, value_and_grad
+from ._dual import Dual
+from ._support import supported
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dual",
+    "derivative",
+    "grad",
+    "hessian",
+    "jacfwd",
+    "jvp",
+    "supported",
+    "value_and_grad",
+]

@@ -1,0 +1,404 @@
+"""The functional front end: jvp, derivative, grad, value_and_grad, jacfwd, hessian.
+
+Each call seeds Duals with a fresh tag (DESIGN.md section 4), runs the user's
+function, and reads the tangents of that tag back out of its outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._dual import Dual
+from ._tags import new_tag
+from ._tangent import dtype_of as _dtype_of
+from ._tangent import shape_of, tangent_dtype
+from ._tree import TreeDef, flatten, unflatten
+
+Fun = Callable[..., Any]
+
+
+# ---------------------------------------------------------------- seeding
+
+
+def _as_primal(x: Any, where: str) -> Any:
+    """An input as a differentiable value: integers become float64."""
+    if isinstance(x, Dual):
+        return x
+    if isinstance(x, bool) or (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "b"):
+        raise TypeError(f"{where} is boolean and has no derivative; pass it as a float, or close "
+                        f"over it instead of differentiating with respect to it")
+    if isinstance(x, int):
+        return float(x)
+    if isinstance(x, float | complex):
+        return x
+    if not isinstance(x, (np.ndarray, np.generic)):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where} is a {type(x).__name__}, not an array or a number") from None
+    kind = x.dtype.kind
+    if kind in "iu":
+        return x.astype(np.float64)
+    if kind not in "fc":
+        raise TypeError(f"{where} has dtype {x.dtype}; derivatives need float or complex inputs")
+    return x
+
+
+def _as_tangent(t: Any, primal: Any, where: str, batched: bool) -> Any:
+    if isinstance(t, Dual):
+        return t
+    if not isinstance(t, (np.ndarray, np.generic)):
+        try:
+            t = np.asarray(t)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where} is a {type(t).__name__}, not an array") from None
+    kind = t.dtype.kind
+    if kind not in "iufc":
+        raise TypeError(f"{where} has dtype {t.dtype}; tangents must be float or complex "
+                        f"(integers are promoted)")
+    shape = shape_of(primal)
+    expected = "(k, *" + str(shape) + ")" if batched else str(shape)
+    if (shape_of(t)[1:] if batched else shape_of(t)) != shape or (batched and t.ndim != len(shape) + 1):
+        raise ValueError(f"{where} has shape {shape_of(t)}, but its primal has shape {shape}: "
+                         f"expected {expected}")
+    if kind == "c" and _dtype_of(primal).kind != "c":
+        raise TypeError(f"{where} is complex but its primal is real; make the primal complex")
+    return t.astype(tangent_dtype(_dtype_of(primal)), copy=False)
+
+
+def _read_out(leaf: Any, tag: int, lead: tuple[int, ...]) -> tuple[Any, Any]:
+    """Primal and tangent of one output leaf for ``tag``; no dependence means zeros."""
+    if isinstance(leaf, Dual):
+        if leaf.tag == tag:
+            return leaf.value, leaf.tangent
+        if leaf.tag > tag:
+            raise ValueError(
+                f"the function returned a Dual of tag {leaf.tag}, newer than this "
+                f"transform's tag {tag}: a perturbation escaped an inner transform (did an "
+                f"inner function return a Dual it was given?)"
+            )
+    dtype = _dtype_of(leaf)
+    if dtype.kind not in "biufc":
+        raise TypeError(f"the function returned a {type(leaf).__name__} leaf of dtype {dtype}; "
+                        f"outputs must be numbers or arrays (return extra data with has_aux=True)")
+    return leaf, np.zeros(lead + shape_of(leaf), dtype=tangent_dtype(dtype))
+
+
+def _split_aux(out: Any, has_aux: bool, name: str) -> tuple[Any, Any]:
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"{name}(has_aux=True) needs the function to return a pair "
+                        f"(output, aux); got {type(out).__name__}")
+    return out[0], out[1]
+
+
+def _strip_tag(tree: Any, tag: int) -> Any:
+    """Aux data goes back to the caller without this transform's perturbation."""
+    leaves, treedef = flatten(tree)
+    return unflatten(treedef, [x.value if isinstance(x, Dual) and x.tag == tag else x
+                               for x in leaves])
+
+
+# ---------------------------------------------------------------- jvp
+
+
+def jvp(fun: Fun, primals: Sequence[Any], tangents: Sequence[Any], *, batched: bool = False,
+        has_aux: bool = False) -> Any:
+    """Jacobian-vector product of ``fun`` at ``primals`` along ``tangents``.
+
+    Parameters
+    ----------
+    fun : callable
+        A function of ``len(primals)`` arguments written with NumPy.
+    primals, tangents : tuple
+        The point and the direction, as tuples of pytrees (arrays, scalars,
+        tuples, lists and dicts of them) of matching structure and shapes.
+    batched : bool
+        When True, every tangent leaf has a leading axis of k directions,
+        ``(k, *primal.shape)``, and the output tangents get it too.
+    has_aux : bool
+        ``fun`` returns ``(output, aux)``; aux is returned without derivative.
+
+    Returns
+    -------
+    (primal_out, tangent_out), or (primal_out, tangent_out, aux)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualnumpy as dn
+    >>> dn.jvp(np.sin, (0.0,), (2.0,))
+    (np.float64(0.0), np.float64(2.0))
+    >>> y, T = dn.jvp(lambda x: x ** 2, (np.array([1.0, 2.0]),), (np.eye(2),), batched=True)
+    >>> T
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp(f, primals, tangents) takes tuples of arguments, as jax.jvp does: "
+                        "jvp(f, (x,), (t,))")
+    p_leaves, p_def = flatten(tuple(primals))
+    t_leaves, t_def = flatten(tuple(tangents))
+    if p_def != t_def:
+        raise ValueError(f"primals and tangents differ in structure: {p_def} against {t_def}")
+    tag = new_tag()
+    seeded = []
+    ks: set[int] = set()
+    for i, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
+        p = _as_primal(p, f"primal leaf {i}")
+        t = _as_tangent(t, p, f"tangent leaf {i}", batched)
+        if batched:
+            ks.add(shape_of(t)[0])
+        seeded.append(Dual(p, t, tag=tag))
+    if len(ks) > 1:
+        raise ValueError(f"batched tangents carry different numbers of directions {sorted(ks)}; "
+                         f"every tangent leaf needs the same leading size k")
+    out, aux = _split_aux(fun(*unflatten(p_def, seeded)), has_aux, "jvp")
+    lead = (ks.pop() if ks else 0,) if batched else ()
+    out_leaves, out_def = flatten(out)
+    pairs = [_read_out(leaf, tag, lead) for leaf in out_leaves]
+    primal_out = unflatten(out_def, [p for p, _ in pairs])
+    tangent_out = unflatten(out_def, [t for _, t in pairs])
+    if has_aux:
+        return primal_out, tangent_out, _strip_tag(aux, tag)
+    return primal_out, tangent_out
+
+
+def derivative(fun: Fun, argnum: int = 0, *, has_aux: bool = False) -> Fun:
+    """The derivative of ``fun`` with respect to one scalar argument.
+
+    The output may be any pytree; each leaf's derivative has the leaf's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualnumpy as dn
+    >>> dn.derivative(lambda t: np.array([np.cos(t), t ** 3]))(1.0)
+    array([-0.84147098,  3.        ])
+    >>> dn.derivative(dn.derivative(np.sin))(0.0)
+    np.float64(-0.0)
+    """
+
+    @functools.wraps(fun)
+    def derivative_fun(*args: Any, **kwargs: Any) -> Any:
+        x = args[argnum]
+        if shape_of(x) != ():
+            raise TypeError(f"derivative needs a scalar argument {argnum}; got shape "
+                            f"{shape_of(x)}: use jacfwd for array inputs")
+        def partial_fun(x: Any) -> Any:
+            return fun(*args[:argnum], x, *args[argnum + 1:], **kwargs)
+        out = jvp(partial_fun, (x,), (1.0,), has_aux=has_aux)
+        return (out[1], out[2]) if has_aux else out[1]
+
+    return derivative_fun
+
+
+# ---------------------------------------------------------------- basis passes
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not isinstance(n, int) or not -nargs <= n < nargs:
+            raise ValueError(f"{name}: argnums {argnums!r} is out of range for {nargs} "
+                             f"positional arguments")
+    return tuple(n % nargs for n in nums)
+
+
+class _Seeding:
+    """The differentiated inputs flattened, and one pass per chunk of basis directions."""
+
+    def __init__(self, fun: Fun, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 nums: tuple[int, ...], name: str) -> None:
+        self.fun, self.args, self.kwargs, self.nums = fun, list(args), kwargs, nums
+        self.leaves, self.treedef = flatten(tuple(args[n] for n in nums))
+        self.leaves = [_as_primal(x, f"{name}: input leaf {i}") for i, x in enumerate(self.leaves)]
+        for i, leaf in enumerate(self.leaves):
+            if _dtype_of(leaf).kind == "c":
+                raise TypeError(f"{name}: input leaf {i} is complex; {name} seeds real directions "
+                                f"only. Use jvp with complex tangents (holomorphic functions) or "
+                                f"pass real and imaginary parts as separate inputs")
+        self.sizes = [math.prod(shape_of(x)) for x in self.leaves]
+        self.offsets = np.cumsum([0, *self.sizes]).tolist()
+        self.n = int(self.offsets[-1])
+
+    def run(self, lo: int, hi: int) -> tuple[Any, int]:
+        """Call the function with basis directions lo..hi-1 seeded; return output and tag."""
+        tag = new_tag()
+        m = hi - lo
+        seeded = []
+        for leaf, offset, size in zip(self.leaves, self.offsets, self.sizes, strict=False):
+            start, stop = max(lo, offset), min(hi, offset + size)
+            if start >= stop:
+                seeded.append(leaf)
+                continue
+            t = np.zeros((m, size), dtype=tangent_dtype(_dtype_of(leaf)))
+            rows = np.arange(start - lo, stop - lo)
+            t[rows, np.arange(start - offset, stop - offset)] = 1
+            seeded.append(Dual(leaf, t.reshape((m, *shape_of(leaf))), tag=tag))
+        tree = unflatten(self.treedef, seeded)
+        args = list(self.args)
+        for n, sub in zip(self.nums, tree, strict=True):
+            args[n] = sub
+        return self.fun(*args, **self.kwargs), tag
+
+    def chunks(self, chunk_size: int | None) -> list[tuple[int, int]]:
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
+        step = self.n if chunk_size is None else chunk_size
+        return [(lo, min(lo + step, self.n)) for lo in range(0, self.n, max(step, 1))] or [(0, 0)]
+
+    def per_input(self, stacked: Any, out_shape: tuple[int, ...], single: bool) -> Any:
+        """Split ``(n, *out_shape)`` into the inputs' structure, each ``out_shape + in_shape``."""
+        pieces = []
+        for leaf, offset, size in zip(self.leaves, self.offsets, self.sizes, strict=False):
+            block = stacked[offset:offset + size]
+            block = np.moveaxis(block, 0, -1) if out_shape else block
+            shape = out_shape + shape_of(leaf)
+            pieces.append(np.reshape(block, shape) if shape else block[0])
+        tree = unflatten(self.treedef, pieces)
+        return tree[0] if single else tree
+
+
+def _forward_jacobian(fun: Fun, argnums: int | Sequence[int], has_aux: bool,
+                      chunk_size: int | None, name: str, args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> tuple[Any, TreeDef, list[Any], Any, _Seeding]:
+    nums = _argnums(argnums, len(args), name)
+    seeding = _Seeding(fun, args, kwargs, nums, name)
+    out_def: TreeDef | None = None
+    values: list[Any] = []
+    blocks: list[list[Any]] = []
+    aux = None
+    for lo, hi in seeding.chunks(chunk_size):
+        out, tag = seeding.run(lo, hi)
+        out, chunk_aux = _split_aux(out, has_aux, name)
+        leaves, treedef = flatten(out)
+        pairs = [_read_out(leaf, tag, (hi - lo,)) for leaf in leaves]
+        if out_def is None:
+            out_def, values = treedef, [p for p, _ in pairs]
+            blocks = [[] for _ in leaves]
+            aux = _strip_tag(chunk_aux, tag) if has_aux else None
+        for block, (_, t) in zip(blocks, pairs, strict=True):
+            block.append(t)
+    assert out_def is not None
+    stacked = [np.concatenate(b, axis=0) if len(b) > 1 else b[0] for b in blocks]
+    return values, out_def, stacked, aux, seeding
+
+
+# ---------------------------------------------------------------- grad and friends
+
+
+def value_and_grad(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   chunk_size: int | None = None) -> Fun:
+    """Like :func:`grad`, returning ``(value, gradient)`` (``((value, aux), gradient)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualnumpy as dn
+    >>> dn.value_and_grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    (np.float64(5.0), array([2., 4.]))
+    """
+
+    @functools.wraps(fun)
+    def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
+        values, out_def, stacked, aux, seeding = _forward_jacobian(
+            fun, argnums, has_aux, chunk_size, "grad", args, kwargs)
+        if out_def.kind != "leaf" or shape_of(values[0]) != ():
+            shape = shape_of(values[0]) if out_def.kind == "leaf" else str(out_def)
+            raise TypeError(f"grad needs a function with a scalar output; got {shape}. Use "
+                            f"jacfwd for vector outputs, or reduce the output (np.sum) first")
+        if _dtype_of(values[0]).kind == "c":
+            raise TypeError("grad needs a real scalar output; got a complex one. Use jacfwd, "
+                            "or differentiate np.real(f) and np.imag(f) separately")
+        gradient = seeding.per_input(stacked[0], (), isinstance(argnums, int))
+        value = values[0]
+        return ((value, aux) if has_aux else value), gradient
+
+    return value_and_grad_fun
+
+
+def grad(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         chunk_size: int | None = None) -> Fun:
+    """The gradient of a scalar function, by forward mode over basis directions.
+
+    Parameters
+    ----------
+    fun : callable
+        Returns a real scalar.
+    argnums : int or tuple of int
+        Which positional arguments to differentiate; each may be a pytree.
+    has_aux : bool
+        ``fun`` returns ``(value, aux)``; the gradient function then returns
+        ``(gradient, aux)``.
+    chunk_size : int, optional
+        At most this many directions per pass (bounds memory; same result).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualnumpy as dn
+    >>> dn.grad(lambda x: np.sum(np.sin(x)))(np.array([0.0, np.pi]))
+    array([ 1., -1.])
+    >>> dn.grad(lambda a, b: a * b, argnums=(0, 1))(3, 4)
+    (np.float64(4.0), np.float64(3.0))
+    """
+    value_and_grad_fun = value_and_grad(fun, argnums, has_aux, chunk_size)
+
+    @functools.wraps(fun)
+    def grad_fun(*args: Any, **kwargs: Any) -> Any:
+        value, gradient = value_and_grad_fun(*args, **kwargs)
+        return (gradient, value[1]) if has_aux else gradient
+
+    return grad_fun
+
+
+def jacfwd(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           chunk_size: int | None = None) -> Fun:
+    """The Jacobian by forward mode: one batched pass (or one per chunk).
+
+    Each output leaf gets the shape ``out.shape + in.shape``; with several
+    inputs (a tuple ``argnums`` or a pytree argument) each output leaf holds
+    the inputs' structure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualnumpy as dn
+    >>> dn.jacfwd(lambda x: x[::-1] * 2)(np.array([1.0, 2.0]))
+    array([[0., 2.],
+           [2., 0.]])
+    """
+
+    @functools.wraps(fun)
+    def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
+        values, out_def, stacked, aux, seeding = _forward_jacobian(
+            fun, argnums, has_aux, chunk_size, "jacfwd", args, kwargs)
+        single = isinstance(argnums, int)
+        jac = unflatten(out_def, [seeding.per_input(s, shape_of(v), single)
+                                  for s, v in zip(stacked, values, strict=True)])
+        return (jac, aux) if has_aux else jac
+
+    return jacobian_fun
+
+
+def hessian(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            chunk_size: int | None = None) -> Fun:
+    """The Hessian, forward over forward: shape ``x.shape + x.shape`` for one array input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualnumpy as dn
+    >>> dn.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
+    array([[4., 2.],
+           [2., 0.]])
+    """
+    inner = jacfwd(fun, argnums, has_aux, chunk_size)
+    return jacfwd(inner, argnums, has_aux, chunk_size)

@@ -1,0 +1,376 @@
+"""From a NumPy protocol call to a rule: split Duals from constants, find the
+outermost tag, refuse what cannot be differentiated, and hand the values and
+batched tangents to the rule's kind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+from . import _dual
+from ._tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
+from ._types import ArrayLike
+from .rules import ufuncs as ufunc_table
+from .rules._kinds import (
+    Custom,
+    Elementwise,
+    Linear,
+    NonDiff,
+    PiecewiseConstant,
+    Unsupported,
+    result_dtype,
+    zero_like_batched,
+)
+
+_PLAIN_SCALARS = (int, float, complex, bool, np.generic)
+
+
+def is_dual(x: Any) -> bool:
+    return isinstance(x, _dual.Dual)
+
+
+def foreign(x: Any) -> bool:
+    """Another library's array type: let it (or NumPy) decide, as NEP 13 asks."""
+    if isinstance(x, (_dual.Dual, np.ndarray, *_PLAIN_SCALARS)) or x is None:
+        return False
+    return hasattr(type(x), "__array_ufunc__") or hasattr(type(x), "__array_function__")
+
+
+def top_tag(args: Sequence[Any]) -> int:
+    return max(x.tag for x in args if isinstance(x, _dual.Dual))
+
+
+def batched_tangent(x: Any) -> ArrayLike:
+    """The tangent of ``x`` in the layout rules see: ``(k, *shape)``."""
+    t = x.tangent
+    if len(shape_of(t)) != len(shape_of(x.value)):
+        return t
+    if isinstance(t, (float, int, complex)):
+        return np.array([t], dtype=tangent_dtype(dtype_of(x.value)))
+    return t[None]
+
+
+def split(args: Sequence[Any], tag: int) -> tuple[list[Any], list[Any], bool]:
+    """Values and batched tangents of the Duals of ``tag``; other arguments are constants.
+
+    Returns whether any input was batched, so the output keeps that layout.
+    All Duals of one tag must agree on the number of directions k.
+    """
+    values: list[Any] = []
+    tangents: list[Any] = []
+    batched = False
+    ks: set[int] = set()
+    unbatched = False
+    for x in args:
+        if isinstance(x, _dual.Dual) and x.tag == tag:
+            values.append(x.value)
+            t = batched_tangent(x)
+            tangents.append(t)
+            if x.batched:
+                batched = True
+                ks.add(shape_of(t)[0])
+            else:
+                unbatched = True
+        else:
+            values.append(x)
+            tangents.append(None)
+    if len(ks) > 1 or (ks and unbatched):
+        found = sorted(ks) + (["a single direction"] if unbatched else [])
+        raise ValueError(
+            f"Duals of one tag carry different numbers of directions ({found}); seed every "
+            f"input with tangents of the same leading size k (jvp(..., batched=True) checks this)"
+        )
+    return values, tangents, batched
+
+
+def unbatch(t: ArrayLike, batched: bool) -> ArrayLike:
+    return t if batched else t[0]
+
+
+def wrap(ans: Any, t: ArrayLike, tag: int, batched: bool) -> _dual.Dual:
+    dtype = result_dtype(ans)
+    if isinstance(t, np.ndarray) and t.dtype != dtype:
+        t = t.astype(dtype)
+    return _dual.make(ans, unbatch(t, batched), tag)
+
+
+def strip(args: Sequence[Any], tag: int) -> list[Any]:
+    return [x.value if isinstance(x, _dual.Dual) and x.tag == tag else x for x in args]
+
+
+def refuse_out(name: str, kwargs: dict[str, Any]) -> None:
+    out = kwargs.pop("out", None)
+    if out is None:
+        return
+    outs = out if isinstance(out, tuple) else (out,)
+    if any(o is not None for o in outs):
+        raise TypeError(
+            f"{name}: out= is not supported with Duals: a Dual is immutable and a plain out "
+            f"array cannot hold a tangent. Assign the result instead: y = {name}(...)"
+        )
+
+
+def refuse_where(name: str, kwargs: dict[str, Any]) -> None:
+    where = kwargs.pop("where", True)
+    if where is not True:
+        raise TypeError(
+            f"{name}: where= is not supported with Duals (it leaves masked entries "
+            f"uninitialised); use np.where(mask, {name}(...), fallback) instead"
+        )
+
+
+def unsupported(name: str, fix: str) -> NoReturn:
+    raise TypeError(f"{name} is not supported for Duals: {fix}")
+
+
+# ---------------------------------------------------------------- ufuncs
+
+
+def ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if any(foreign(x) for x in inputs):
+        return NotImplemented
+    name = f"np.{uf.__name__}" + ("" if method == "__call__" else f".{method}")
+    refuse_out(name, kwargs)
+    rule = ufunc_table.UFUNC_RULES.get(uf)
+    if rule is None:
+        unsupported(name, "this ufunc is not classified yet; apply it to d.value, or file an issue")
+    if isinstance(rule, Unsupported):
+        unsupported(name, rule.fix)
+    tag = top_tag(inputs)
+    if isinstance(rule, NonDiff):
+        return getattr(uf, method)(*strip(inputs, tag), **kwargs)
+    if method == "__call__":
+        refuse_where(name, kwargs)
+        for key in ("axes", "axis", "keepdims"):
+            if key in kwargs:
+                unsupported(f"{name}({key}=...)", "move the axes with np.moveaxis first")
+        values, tangents, batched = split(inputs, tag)
+        ans = uf(*values, **kwargs)
+        t = call_jvp(uf, rule, ans, values, tangents)
+        if uf.nout > 1:
+            return tuple(o if to is None else wrap(o, to, tag, batched) for o, to in zip(ans, t, strict=True))
+        return wrap(ans, t, tag, batched)
+    if method == "outer":
+        a, b = inputs
+        return uf(np.reshape(a, shape_of(a) + (1,) * len(shape_of(b))), b, **kwargs)
+    if method in ("reduce", "accumulate", "reduceat"):
+        values, tangents, batched = split(inputs, tag)
+        if tangents[0] is None:
+            unsupported(name, "the indices of reduceat cannot be Duals; pass d.value")
+        ans, t = _UFUNC_METHODS[method](uf, rule, values, tangents[0], kwargs, name)
+        return wrap(ans, t, tag, batched)
+    unsupported(name, "it updates its first argument in place; use d.at[index].add(v) "
+                      "(or .set / .multiply)")
+
+
+def call_jvp(uf: np.ufunc, rule: Any, ans: Any, values: Sequence[Any], tangents: Sequence[Any]) -> Any:
+    if isinstance(rule, Elementwise):
+        return rule.jvp(ans, values, tangents)
+    if isinstance(rule, Linear):
+        return rule.jvp(uf, ans, tangents)
+    if isinstance(rule, Custom):
+        return rule.jvp(ans, values, tangents)
+    if isinstance(rule, PiecewiseConstant):
+        k = next(shape_of(t)[0] for t in tangents if t is not None)
+        if uf.nout > 1:
+            return tuple(zero_like_batched(k, a) for a in ans)
+        return zero_like_batched(k, ans)
+    raise AssertionError(f"unknown rule kind {rule!r}")
+
+
+def _binary_fold_step(uf: np.ufunc, rule: Any) -> Callable[..., Any]:
+    if not isinstance(rule, (Elementwise, Custom, PiecewiseConstant)) or uf.nin != 2 or uf.nout != 1:
+        unsupported(f"np.{uf.__name__}.reduce", "only binary differentiable ufuncs reduce")
+
+    def step(ans: Any, left: Any, right: Any, t_left: Any, t_right: Any) -> Any:
+        return call_jvp(uf, rule, ans, (left, right), (t_left, t_right))
+
+    return step
+
+
+def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(sorted(int(a) % ndim if ndim else 0 for a in axes))
+
+
+def _reduce(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict[str, Any],
+            name: str) -> tuple[Any, Any]:
+    refuse_where(name, kwargs)
+    (x,) = values
+    ans = uf.reduce(x, **kwargs)
+    ndim = len(shape_of(x))
+    axes = _normalize_axes(kwargs.get("axis", 0), ndim)
+    kept = tuple(i for i in range(ndim) if i not in axes)
+    kept_shape = tuple(shape_of(x)[i] for i in kept)
+    n = math.prod(shape_of(x)[i] for i in axes)
+    k = shape_of(t)[0]
+    xc = np.reshape(np.transpose(x, kept + axes), (*kept_shape, n))
+    tc = np.reshape(np.transpose(t, (0, *(i + 1 for i in kept + axes))), (k, *kept_shape, n))
+    if "initial" in kwargs:
+        start = np.full((*kept_shape, 1), kwargs["initial"], dtype=dtype_of(ans))
+        xc = np.concatenate([start, xc], axis=-1)
+        tc = np.concatenate([np.zeros((k, *kept_shape, 1), dtype=result_dtype(ans)), tc], axis=-1)
+        n += 1
+    ans_c = np.reshape(ans, kept_shape)
+    if n == 0:
+        tc_out = np.zeros((k, *kept_shape), dtype=result_dtype(ans))
+    elif isinstance(rule, PiecewiseConstant):
+        tc_out = np.zeros((k, *kept_shape), dtype=result_dtype(ans))
+    elif uf in ufunc_table.REDUCERS:
+        tc_out = ufunc_table.REDUCERS[uf](xc, tc, ans_c)
+    else:
+        step = _binary_fold_step(uf, rule)
+        acc, t_acc = xc[..., 0], tc[..., 0]
+        for i in range(1, n):
+            new = uf(acc, xc[..., i])
+            t_acc = step(new, acc, xc[..., i], t_acc, tc[..., i])
+            acc = new
+        tc_out = t_acc
+    return ans, np.reshape(tc_out, (k, *shape_of(ans)))
+
+
+def _accumulate(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict[str, Any],
+                name: str) -> tuple[Any, Any]:
+    (x,) = values
+    ans = uf.accumulate(x, **kwargs)
+    ndim = len(shape_of(x))
+    axis = _normalize_axes(kwargs.get("axis", 0), ndim)[0]
+    xc = np.moveaxis(x, axis, -1)
+    tc = np.moveaxis(t, axis + 1, -1)
+    ans_c = np.moveaxis(ans, axis, -1)
+    n = shape_of(xc)[-1]
+    if isinstance(rule, PiecewiseConstant):
+        tc_out = 0.0 * tc
+    elif uf in ufunc_table.ACCUMULATORS:
+        tc_out = ufunc_table.ACCUMULATORS[uf](xc, tc, ans_c)
+    elif n == 0:
+        tc_out = tc
+    else:
+        step = _binary_fold_step(uf, rule)
+        outs = [tc[..., 0]]
+        for i in range(1, n):
+            outs.append(step(ans_c[..., i], ans_c[..., i - 1], xc[..., i], outs[-1], tc[..., i]))
+        tc_out = np.stack(outs, axis=-1)
+    return ans, np.moveaxis(tc_out, -1, axis + 1)
+
+
+def _reduceat(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict[str, Any],
+              name: str) -> tuple[Any, Any]:
+    if uf not in (np.add, np.subtract) and not isinstance(rule, PiecewiseConstant):
+        unsupported(name, "only the linear np.add.reduceat is differentiable; "
+                          "use np.split and reduce each piece")
+    x, indices = values
+    ans = uf.reduceat(x, indices, **kwargs)
+    axis = kwargs.pop("axis", 0)
+    return ans, uf.reduceat(t, indices, axis=shift_axis(axis, len(shape_of(x))), **kwargs)
+
+
+_UFUNC_METHODS = {"reduce": _reduce, "accumulate": _accumulate, "reduceat": _reduceat}
+
+
+# ---------------------------------------------------------------- NumPy functions
+
+
+def function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from .rules import functions as function_table
+
+    for t in types:
+        if not issubclass(t, (_dual.Dual, np.ndarray)):
+            return NotImplemented
+    rule = function_table.FUNCTION_RULES.get(func)
+    name = function_table.public_name(func)
+    if rule is None:
+        unsupported(name, "it is not in dualnumpy's function table yet; apply it to d.value if "
+                          "its result does not depend on the tangent, or write it with "
+                          "supported NumPy operations")
+    return function_table.apply(rule, func, name, args, kwargs)
+
+
+# ---------------------------------------------------------------- indexing
+
+
+def _check_index(index: Any) -> Any:
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if isinstance(part, _dual.Dual):
+            raise TypeError(
+                "an index cannot be a Dual (indices have no derivative); index with d.value, "
+                "or np.round(d.value).astype(int) for computed positions"
+            )
+    return index
+
+
+def _tangent_index(index: Any) -> tuple[Any, ...]:
+    """The index applied to a tangent whose batch axis was moved last.
+
+    With the batch axis last, NumPy's placement of advanced-index dimensions is
+    the same as for the value; an Ellipsis must not swallow the batch axis.
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(p is Ellipsis for p in parts):
+        return (*parts, slice(None))
+    return parts
+
+
+def getitem(x: _dual.Dual, index: Any) -> Any:
+    index = _check_index(index)
+    ans = x.value[index]
+    t = batched_tangent(x)
+    t_last = np.moveaxis(t, 0, -1)[_tangent_index(index)]
+    return wrap(ans, np.moveaxis(t_last, -1, 0), x.tag, x.batched)
+
+
+def index_update(x: _dual.Dual, index: Any, new: Any, how: str) -> _dual.Dual:
+    """``x.at[index].set/add/multiply(new)`` without mutating ``x``."""
+    index = _check_index(index)
+    if how == "multiply":
+        return index_update(x, index, x[index] * new, "set")
+    tag = x.tag
+    if isinstance(new, _dual.Dual) and new.tag > tag:
+        lifted = _dual.Dual(x, np.zeros(shape_of(x), dtype=tangent_dtype(x.dtype)), tag=new.tag)
+        return index_update(lifted, index, new, how)
+    new_value, new_t = (new.value, batched_tangent(new)) if is_dual(new) and new.tag == tag else (new, None)
+    value = x.value
+    if is_dual(new_value) and not is_dual(value):
+        value = _dual.Dual(value, np.zeros(shape_of(value), tangent_dtype(dtype_of(value))),
+                           tag=new_value.tag)
+    if is_dual(value):
+        updater = value.at[index]
+        out_value = updater.set(new_value) if how == "set" else updater.add(new_value)
+    else:
+        out_value = np.array(value, dtype=np.result_type(dtype_of(value), dtype_of(new_value)), copy=True)
+        if how == "set":
+            out_value[index] = new_value
+        else:
+            np.add.at(out_value, index, new_value)
+    t = batched_tangent(x)
+    if new_t is not None and x.batched != new.batched:
+        raise ValueError("x.at[...]: the Dual written in carries a different number of directions")
+    if is_dual(t):
+        updater = np.moveaxis(t, 0, -1).at[_tangent_index(index)]
+        src = 0.0 if new_t is None else np.moveaxis(new_t, 0, -1)
+        t_last = updater.set(src) if how == "set" else updater.add(src)
+        return wrap(out_value, np.moveaxis(t_last, -1, 0), tag, x.batched)
+    t_last = np.array(np.moveaxis(t, 0, -1), copy=True)
+    tindex = _tangent_index(index)
+    if new_t is None:
+        if how == "set":
+            t_last[tindex] = 0.0
+    else:
+        src = np.moveaxis(to_shape(new_t, shape_of(ans_shape_probe(value, index))), 0, -1)
+        if how == "set":
+            t_last[tindex] = src
+        else:
+            np.add.at(t_last, tindex, src)
+    return wrap(out_value, np.moveaxis(t_last, -1, 0), tag, x.batched)
+
+
+def ans_shape_probe(value: Any, index: Any) -> Any:
+    """The shape of ``value[index]``, computed on a cheap stand-in of the same shape."""
+    return np.empty(shape_of(value), dtype=np.bool_)[index]

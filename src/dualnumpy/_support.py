@@ -1,0 +1,31 @@
+"""What the tables cover, for users and for the README's generated table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .rules import functions as function_table
+from .rules import ufuncs as ufunc_table
+
+
+def _kind(rule: Any) -> str:
+    return type(rule).__name__.removesuffix("Fn")
+
+
+def supported() -> dict[str, dict[str, str]]:
+    """Every NumPy ufunc and function dualnumpy knows, with the kind of its rule.
+
+    Kinds: ``Elementwise``, ``Linear``, ``LinearIn``, ``Custom``, ``Composite``
+    and ``PiecewiseConstant`` carry derivatives; ``NonDiff`` returns plain NumPy
+    results; ``Unsupported`` raises a TypeError that says what to do instead.
+
+    Examples
+    --------
+    >>> import dualnumpy as dn
+    >>> dn.supported()["ufuncs"]["sin"]
+    'Elementwise'
+    """
+    ufuncs = {u.__name__: _kind(r) for u, r in ufunc_table.UFUNC_RULES.items()}
+    functions = {function_table.public_name(f): _kind(r)
+                 for f, r in function_table.FUNCTION_RULES.items()}
+    return {"ufuncs": dict(sorted(ufuncs.items())), "functions": dict(sorted(functions.items()))}

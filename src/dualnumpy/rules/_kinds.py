@@ -1,0 +1,204 @@
+"""Rule kinds: the plumbing that turns a line of calculus into a tangent.
+
+A rule line in a table states only the calculus (partial derivatives, or the
+fact that a function is linear, or that it has no derivative). The kind says
+how those pieces combine with tangents in the batched layout ``(k, *shape)``
+of DESIGN.md section 3. Tangents arrive here already batched; ``None`` stands
+for an argument that is a constant at this level (no tangent, never
+multiplied by zero).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._tangent import align, dtype_of, ndim_of, shape_of, tangent_dtype, to_shape, zeros
+from .._types import ArrayLike
+
+Partial = Callable[..., ArrayLike]
+Tangents = Sequence[ArrayLike | None]
+
+
+class _Unit:
+    """A constant partial of +1 or -1: the tangent passes through unmultiplied."""
+
+    __slots__ = ("sign",)
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+
+    def __repr__(self) -> str:
+        return {1: "ONE", -1: "MINUS_ONE", 0: "ZERO"}[self.sign]
+
+
+ONE = _Unit(+1)
+MINUS_ONE = _Unit(-1)
+#: The input has no influence on the output (the sign source of copysign).
+ZERO = _Unit(0)
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where tests may sample a rule: one closed interval per argument.
+
+    ``integer_args`` are drawn as integers (an exponent of ``ldexp``);
+    ``constant_args`` are never made Duals (they take no tangent);
+    ``complex_ok`` says the rule is holomorphic, so tests also try complex values.
+    """
+
+    intervals: tuple[tuple[float, float], ...]
+    integer_args: tuple[int, ...] = ()
+    constant_args: tuple[int, ...] = ()
+    complex_ok: bool = False
+    rtol: float = 1e-6
+
+
+def domain(*intervals: tuple[float, float], integer_args: tuple[int, ...] = (),
+           constant_args: tuple[int, ...] = (), complex_ok: bool = False,
+           rtol: float = 1e-6) -> Domain:
+    return Domain(tuple(intervals), integer_args, constant_args, complex_ok, rtol)
+
+
+def promote_int(x: ArrayLike) -> ArrayLike:
+    """Integer and bool values become float64 before a partial is evaluated.
+
+    Partials such as ``y * x**(y - 1)`` would otherwise hit NumPy's refusal of
+    negative integer powers, or truncate.
+    """
+    if isinstance(x, (np.ndarray, np.generic)):
+        if x.dtype.kind in "biu":
+            return x.astype(np.float64)
+        return x
+    if isinstance(x, (bool, int)):
+        return float(x)
+    return x
+
+
+def times_tangent(d: ArrayLike, t: ArrayLike, singular: bool) -> ArrayLike:
+    """``d * t``, where a zero tangent wins over an infinite or NaN partial.
+
+    DESIGN.md section 6: the Jacobian of ``sqrt(x0) + x1`` at (0, 1) is
+    ``[inf, 1]``, so the direction that does not move ``x0`` must give 0, not NaN.
+    """
+    product = d * t
+    if singular and not bool(np.all(np.isfinite(d))):
+        product = np.where(t == 0, 0, product)
+    return product
+
+
+def add_terms(terms: list[ArrayLike], k: int, shape: tuple[int, ...], dtype: Any) -> ArrayLike:
+    if not terms:
+        return zeros(k, shape, dtype)
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return to_shape(total, shape)
+
+
+def batch_size(tangents: Tangents) -> int:
+    for t in tangents:
+        if t is not None:
+            return shape_of(t)[0]
+    raise AssertionError("a rule was called without any tangent")
+
+
+def result_dtype(ans: ArrayLike) -> Any:
+    return tangent_dtype(dtype_of(ans))
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """One partial per input, each a function ``partial(ans, *inputs)``.
+
+    ``singular`` marks partials that may be infinite or NaN inside the closure
+    of the domain (sqrt at 0); only those pay for the zero-tangent mask.
+    """
+
+    partials: tuple[Partial | _Unit, ...]
+    domain: Domain
+    singular: bool = False
+
+    @property
+    def nin(self) -> int:
+        return len(self.partials)
+
+    def jvp(self, ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
+        shape = shape_of(ans)
+        ndim = len(shape)
+        promoted: list[ArrayLike] | None = None
+        terms: list[ArrayLike] = []
+        for partial, t in zip(self.partials, tangents, strict=True):
+            if t is None:
+                continue
+            t = align(t, ndim)
+            if isinstance(partial, _Unit):
+                if partial.sign:
+                    terms.append(t if partial.sign > 0 else -t)
+                continue
+            if promoted is None:
+                promoted = [promote_int(v) for v in values]
+            with np.errstate(all="ignore"):
+                d = partial(ans, *promoted)
+                terms.append(times_tangent(d, t, self.singular))
+        return add_terms(terms, batch_size(tangents), shape, result_dtype(ans))
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A function that is linear in its inputs: apply it to the tangent."""
+
+    domain: Domain
+
+    def jvp(self, ufunc: np.ufunc, ans: ArrayLike, tangents: Tangents) -> ArrayLike:
+        (t,) = tangents
+        return ufunc(t)
+
+
+@dataclass(frozen=True)
+class Custom:
+    """A rule that needs code: ``jvp(ans, values, tangents)`` returns the tangent.
+
+    For a ufunc with several outputs it returns one entry per output, ``None``
+    for an output that carries no derivative (an integer exponent).
+    """
+
+    jvp: Callable[[ArrayLike, Sequence[ArrayLike], Tangents], Any]
+    domain: Domain
+    nin: int = 1
+
+
+@dataclass(frozen=True)
+class NonDiff:
+    """No derivative by nature (comparisons, predicates): the plain NumPy result."""
+
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class PiecewiseConstant:
+    """Piecewise constant (floor, sign): a Dual with a zero tangent."""
+
+    domain: Domain = field(default_factory=lambda: Domain(((-5.0, 5.0),)))
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Refused with a TypeError; ``fix`` tells the user what to do instead."""
+
+    fix: str
+
+
+def zero_like_batched(k: int, ans: ArrayLike) -> ArrayLike:
+    return zeros(k, shape_of(ans), result_dtype(ans))
+
+
+__all__ = [
+    "ONE", "MINUS_ONE", "ZERO", "Domain", "domain", "Elementwise", "Linear", "Custom", "NonDiff",
+    "PiecewiseConstant", "Unsupported", "promote_int", "times_tangent", "add_terms",
+    "batch_size", "result_dtype", "zero_like_batched", "align", "ndim_of", "shape_of",
+    "to_shape",
+]
