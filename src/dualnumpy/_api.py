@@ -179,7 +179,7 @@ def derivative(fun: Fun, argnum: int = 0, *, has_aux: bool = False) -> Fun:
     --------
     >>> import numpy as np
     >>> import dualnumpy as dn
-    >>> dn.derivative(lambda t: np.array([np.cos(t), t ** 3]))(1.0)
+    >>> dn.derivative(lambda t: np.stack([np.cos(t), t ** 3]))(1.0)
     array([-0.84147098,  3.        ])
     >>> dn.derivative(dn.derivative(np.sin))(0.0)
     np.float64(-0.0)
