@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._dual import Dual
+from ._scalar import MAX_DIRECTIONS, ScalarDual, is_fast_scalar, make_scalar
 from ._tags import new_tag
 from ._tangent import dtype_of as _dtype_of
 from ._tangent import shape_of, tangent_dtype
@@ -82,7 +83,10 @@ def _read_out(leaf: Any, tag: int, lead: tuple[int, ...]) -> tuple[Any, Any]:
                 f"transform's tag {tag}: a perturbation escaped an inner transform (did an "
                 f"inner function return a Dual it was given?)"
             )
-    dtype = _dtype_of(leaf)
+    try:
+        dtype = _dtype_of(leaf)
+    except TypeError:  # a string, or another object NumPy has no dtype for
+        dtype = np.dtype(object)
     if dtype.kind not in "biufc":
         raise TypeError(f"the function returned a {type(leaf).__name__} leaf of dtype {dtype}; "
                         f"outputs must be numbers or arrays (return extra data with has_aux=True)")
@@ -148,14 +152,17 @@ def jvp(fun: Fun, primals: Sequence[Any], tangents: Sequence[Any], *, batched: b
     if p_def != t_def:
         raise ValueError(f"primals and tangents differ in structure: {p_def} against {t_def}")
     tag = new_tag()
-    seeded = []
+    seeded: list[Dual] = []
     ks: set[int] = set()
     for i, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
         p = _as_primal(p, f"primal leaf {i}")
         t = _as_tangent(t, p, f"tangent leaf {i}", batched)
         if batched:
             ks.add(shape_of(t)[0])
-        seeded.append(Dual(p, t, tag=tag))
+        if is_fast_scalar(p) and not isinstance(t, Dual) and t.dtype == np.float64 and t.size <= MAX_DIRECTIONS:
+            seeded.append(make_scalar(np.float64(p), tuple(t.reshape(-1).tolist()), tag, batched))
+        else:
+            seeded.append(Dual(p, t, tag=tag))
     if len(ks) > 1:
         raise ValueError(f"batched tangents carry different numbers of directions {sorted(ks)}; "
                          f"every tangent leaf needs the same leading size k")
@@ -202,12 +209,29 @@ def derivative(fun: Fun, argnum: int = 0, *, has_aux: bool = False) -> Fun:
 # ---------------------------------------------------------------- basis passes
 
 
+def _check_chunk_size(chunk_size: Any) -> int | None:
+    if chunk_size is not None and (isinstance(chunk_size, bool)
+                                   or not isinstance(chunk_size, (int, np.integer))
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
+    return None if chunk_size is None else int(chunk_size)
+
+
 def _argnums(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
+        nums: tuple[Any, ...] = (argnums,)
+    elif isinstance(argnums, (tuple, list)):
+        nums = tuple(argnums)
+    else:
+        nums = (None,)
     for n in nums:
-        if not isinstance(n, int) or not -nargs <= n < nargs:
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"{name}: argnums must be an int or a tuple of ints; got "
+                            f"{argnums!r}")
+        if not -nargs <= n < nargs:
             raise ValueError(f"{name}: argnums {argnums!r} is out of range for {nargs} "
-                             f"positional arguments")
+                             f"positional arguments; pick positions from {-nargs} to "
+                             f"{nargs - 1} (keyword arguments are not differentiated)")
     return tuple(n % nargs for n in nums)
 
 
@@ -227,6 +251,7 @@ class _Seeding:
         self.sizes = [math.prod(shape_of(x)) for x in self.leaves]
         self.offsets = np.cumsum([0, *self.sizes]).tolist()
         self.n = int(self.offsets[-1])
+        self.fast = all(is_fast_scalar(x) for x in self.leaves)
 
     def run(self, lo: int, hi: int) -> tuple[Any, int]:
         """Call the function with basis directions lo..hi-1 seeded; return output and tag."""
@@ -237,6 +262,10 @@ class _Seeding:
             start, stop = max(lo, offset), min(hi, offset + size)
             if start >= stop:
                 seeded.append(leaf)
+                continue
+            if self.fast and m <= MAX_DIRECTIONS:
+                seeded.append(make_scalar(leaf, tuple([1.0 if i == offset - lo else 0.0
+                                                       for i in range(m)]), tag, True))
                 continue
             t = np.zeros((m, size), dtype=tangent_dtype(_dtype_of(leaf)))
             rows = np.arange(start - lo, stop - lo)
@@ -249,8 +278,7 @@ class _Seeding:
         return self.fun(*args, **self.kwargs), tag
 
     def chunks(self, chunk_size: int | None) -> list[tuple[int, int]]:
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
+        chunk_size = _check_chunk_size(chunk_size)
         step = self.n if chunk_size is None else chunk_size
         return [(lo, min(lo + step, self.n)) for lo in range(0, self.n, max(step, 1))] or [(0, 0)]
 
@@ -294,6 +322,46 @@ def _forward_jacobian(fun: Fun, argnums: int | Sequence[int], has_aux: bool,
 # ---------------------------------------------------------------- grad and friends
 
 
+_SCALAR_INPUTS = (float, int, np.float64)
+
+
+@functools.cache
+def _basis(k: int) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(1.0 if i == j else 0.0 for i in range(k)) for j in range(k))
+
+
+def _check_scalar_output(value: Any, out_def: TreeDef) -> None:
+    if out_def.kind != "leaf" or shape_of(value) != ():
+        shape = shape_of(value) if out_def.kind == "leaf" else str(out_def)
+        raise TypeError(f"grad needs a function with a scalar output; got {shape}. Use "
+                        f"jacfwd for vector outputs, or reduce the output (np.sum) first")
+    if _dtype_of(value).kind == "c":
+        raise TypeError("grad needs a real scalar output; got a complex one. Use jacfwd, "
+                        "or differentiate np.real(f) and np.imag(f) separately")
+
+
+def _scalar_value_and_grad(fun: Fun, args: tuple[Any, ...], kwargs: dict[str, Any],
+                           nums: tuple[int, ...], has_aux: bool, single: bool) -> Any:
+    """grad when every differentiated argument is a real scalar: one pass of ScalarDuals."""
+    tag = new_tag()
+    call_args = list(args)
+    for seed, n in zip(_basis(len(nums)), nums, strict=True):
+        call_args[n] = make_scalar(np.float64(args[n]), seed, tag, True)
+    out, aux = _split_aux(fun(*call_args, **kwargs), has_aux, "grad")
+    if type(out) is ScalarDual and out.tag == tag:
+        value, gradient = out.value, tuple([np.float64(g) for g in out._t])
+    else:
+        leaves, out_def = flatten(out)
+        value, t = _read_out(leaves[0], tag, (len(nums),)) if len(leaves) == 1 else (out, None)
+        _check_scalar_output(value, out_def)
+        assert t is not None  # _check_scalar_output refused anything but one scalar leaf
+        # t may be a Dual of an outer transform (nesting): index it, never np.asarray it
+        gradient = tuple(t[i] for i in range(len(nums)))
+    if has_aux:
+        value = (value, _strip_tag(aux, tag))
+    return value, (gradient[0] if single else gradient)
+
+
 def value_and_grad(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    chunk_size: int | None = None) -> Fun:
     """Like :func:`grad`, returning ``(value, gradient)`` (``((value, aux), gradient)``).
@@ -305,18 +373,17 @@ def value_and_grad(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = F
     >>> dn.value_and_grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
     (np.float64(5.0), array([2., 4.]))
     """
+    chunk_size = _check_chunk_size(chunk_size)
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums(argnums, len(args), "grad")
+        if (len(nums) <= MAX_DIRECTIONS and (chunk_size is None or chunk_size >= len(nums))
+                and all(type(args[n]) in _SCALAR_INPUTS for n in nums)):
+            return _scalar_value_and_grad(fun, args, kwargs, nums, has_aux, isinstance(argnums, int))
         values, out_def, stacked, aux, seeding = _forward_jacobian(
             fun, argnums, has_aux, chunk_size, "grad", args, kwargs)
-        if out_def.kind != "leaf" or shape_of(values[0]) != ():
-            shape = shape_of(values[0]) if out_def.kind == "leaf" else str(out_def)
-            raise TypeError(f"grad needs a function with a scalar output; got {shape}. Use "
-                            f"jacfwd for vector outputs, or reduce the output (np.sum) first")
-        if _dtype_of(values[0]).kind == "c":
-            raise TypeError("grad needs a real scalar output; got a complex one. Use jacfwd, "
-                            "or differentiate np.real(f) and np.imag(f) separately")
+        _check_scalar_output(values[0], out_def)
         gradient = seeding.per_input(stacked[0], (), isinstance(argnums, int))
         value = values[0]
         return ((value, aux) if has_aux else value), gradient
@@ -375,6 +442,7 @@ def jacfwd(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     array([[0., 2.],
            [2., 0.]])
     """
+    chunk_size = _check_chunk_size(chunk_size)
 
     @functools.wraps(fun)
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:

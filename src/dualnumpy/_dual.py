@@ -433,6 +433,10 @@ class Dual:
     def round(self, decimals: int = 0) -> Any:
         return _np.round(self, decimals)
 
+    def __round__(self, ndigits: int | None = None) -> Any:
+        # Like ndarray (and JAX): round(d) stays an array-like, here a Dual with zero tangent.
+        return _np.round(self, 0 if ndigits is None else ndigits)
+
     def astype(self, dtype: Any, copy: bool = True) -> Any:
         return _np.astype(self, dtype, copy=copy)
 
@@ -440,10 +444,10 @@ class Dual:
         return _np.copy(self)
 
     def sort(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("d.sort() sorts in place and a Dual is immutable; use _np.sort(d)")
+        raise TypeError("d.sort() sorts in place and a Dual is immutable; use np.sort(d)")
 
     def fill(self, value: Any) -> NoReturn:
-        raise TypeError("d.fill() writes in place and a Dual is immutable; use _np.full_like(d, v)")
+        raise TypeError("d.fill() writes in place and a Dual is immutable; use np.full_like(d, v)")
 
 
 class _IndexUpdater:

@@ -487,6 +487,7 @@ FUNCTION_RULES: dict[Any, FnRule] = {
     np.transpose:  LinearIn("a", _transpose_tangent, ANY_C),
     np.matrix_transpose: LinearIn("x", lambda t, n, a: np.swapaxes(t, -1, -2), ANY_C),
     np.swapaxes:   LinearIn("a", _axis_call(np.swapaxes, "axis1", "axis2"), ANY_C),
+    np.flip:       LinearIn("m", _axis_call(np.flip, "axis"), ANY_C),
     np.moveaxis:   LinearIn("a", _moveaxis_tangent, ANY_C),
     np.squeeze:    LinearIn("a", _squeeze_tangent, ANY_C),
     np.expand_dims: LinearIn("a", _expand_dims_tangent, ANY_C),

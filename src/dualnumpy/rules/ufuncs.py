@@ -83,6 +83,21 @@ def _jvp_sign(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -
     return np.where(ans == 0, 0.0, out)
 
 
+def constant_exponent_partial(x: ArrayLike, y: float) -> tuple[Any, bool]:
+    """d(x**y)/dx for a constant Python exponent, and whether it may be infinite.
+
+    The common x**2 needs no masks; x**1 passes the tangent through (ONE);
+    x**0 is constant (None).
+    """
+    if y == 2:
+        return 2.0 * x, False
+    if y == 1:
+        return ONE, False
+    if y == 0:
+        return None, False
+    return y * x ** (y - 1), y < 1
+
+
 def _jvp_power(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
     """x**y: y x**(y-1) dx + x**y log(x) dy, with x**0 and 0**y flat (DESIGN.md s6)."""
     x, y = (promote_int(v) for v in values)
@@ -93,13 +108,11 @@ def _jvp_power(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) 
         if tx is not None:
             tx = align(tx, ndim)
             if isinstance(y, (int, float)) and not isinstance(y, bool):
-                # A constant Python exponent: the common x**2 needs no masks.
-                if y == 2:
-                    terms.append((2.0 * x) * tx)
-                elif y == 1:
+                d, singular = constant_exponent_partial(x, y)
+                if d is ONE:
                     terms.append(tx)
-                elif y != 0:
-                    terms.append(times_tangent(y * x ** (y - 1), tx, singular=y < 1))
+                elif d is not None:
+                    terms.append(times_tangent(d, tx, singular, (x,)))
             else:
                 d = _where_zero(y == 0, y * x ** (y - 1))
                 terms.append(times_tangent(d, tx, True))

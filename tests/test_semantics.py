@@ -1,0 +1,218 @@
+"""DESIGN.md section 6, semantics at kinks and edges: one test per line of the table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import dualnumpy as dn
+from dualnumpy import Dual
+
+
+def fd_directional(f: Any, z: Any, dz: Any, h: float = 1e-6) -> Any:
+    return (f(z + h * dz) - f(z - h * dz)) / (2 * h)
+
+
+# | comparisons `<`, `==`, ... | primal only, plain bool arrays |
+@pytest.mark.parametrize(
+    "op",
+    [np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal],
+)
+def test_comparisons_are_primal_only_plain_bool(op: Any) -> None:
+    a = Dual(np.array([1.0, 2.0, 3.0]), np.array([5.0, -1.0, 0.0]))
+    b = Dual(np.array([2.0, 2.0, 1.0]), np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]]))
+    for left, right in ((a, b), (a, b.value), (a.value, b), (a, 2.0), (2.0, a)):
+        out = op(left, right)
+        assert type(out) is np.ndarray and out.dtype == np.bool_
+        lv = left.value if isinstance(left, Dual) else left
+        rv = right.value if isinstance(right, Dual) else right
+        np.testing.assert_array_equal(out, op(lv, rv))
+    # the operators say the same as the ufuncs; trichotomy holds elementwise
+    np.testing.assert_array_equal((a < b) ^ (a == b) ^ (a > b), [True, True, True])
+    np.testing.assert_array_equal((a <= b), ~(a > b))
+    np.testing.assert_array_equal((a != b), ~(a == b))
+    # a 0-d comparison is a NumPy bool usable in `if`
+    s = Dual(1.0, 1.0)
+    result = s < 2.0
+    assert isinstance(result, np.bool_) and bool(result)
+    assert not (s > 2.0)
+
+
+# | abs'(0), fabs'(0) | 0 (d|x| = sign(x)·dx) |
+@pytest.mark.parametrize("fn", [np.abs, np.fabs, abs])
+def test_abs_and_fabs_derivative_at_zero_is_zero(fn: Any) -> None:
+    assert dn.derivative(fn)(0.0) == 0.0
+    assert dn.derivative(fn)(-0.0) == 0.0
+    np.testing.assert_array_equal(dn.jacfwd(lambda v: fn(v))(np.array([-2.0, 0.0, 3.0])),
+                                  np.diag([-1.0, 0.0, 1.0]))
+    # the subgradient convention matches np.sign(0)
+    assert dn.derivative(fn)(0.0) == np.sign(0.0)
+
+
+# | maximum/minimum/fmax/fmin at ties | 0.5 / 0.5 |
+@pytest.mark.parametrize("fn", [np.maximum, np.minimum, np.fmax, np.fmin])
+def test_extrema_ties_split_evenly(fn: Any) -> None:
+    x = np.array([1.0, 2.0, 3.0])
+    y = np.array([1.0, 1.0, 4.0])
+    gx, gy = dn.grad(lambda a, b: np.sum(fn(a, b) * np.array([1.0, 10.0, 100.0])), argnums=(0, 1))(x, y)
+    first_wins = (x > y) if fn in (np.maximum, np.fmax) else (x < y)
+    weights = np.array([1.0, 10.0, 100.0])
+    np.testing.assert_array_equal(gx, weights * np.where(x == y, 0.5, first_wins))
+    np.testing.assert_array_equal(gy, weights * np.where(x == y, 0.5, ~first_wins))
+    # max(x, x)' = 1
+    assert dn.derivative(lambda t: fn(t, t))(2.0) == 1.0
+    # scalar arguments (the scalar fast path) split ties the same way
+    assert dn.grad(lambda a, b: fn(a, b), argnums=(0, 1))(1.0, 1.0) == (0.5, 0.5)
+    # max(x, y) + min(x, y) = x + y, derivatives included, also at ties
+    other = {np.maximum: np.minimum, np.minimum: np.maximum, np.fmax: np.fmin, np.fmin: np.fmax}[fn]
+    gs = dn.grad(lambda a, b: np.sum(fn(a, b) + other(a, b)), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gs[0], np.ones(3))
+    np.testing.assert_array_equal(gs[1], np.ones(3))
+
+
+# | `x**0.0` at x = 0; `0**y` for y > 0 | 0; 0 |
+def test_power_edge_cases_have_no_nan() -> None:
+    # x**0.0 at x = 0: x^0 is constant 1
+    assert dn.derivative(lambda x: x**0.0)(0.0) == 0.0
+    assert dn.derivative(lambda x: np.power(x, 0.0))(0.0) == 0.0
+    assert dn.derivative(lambda x: x ** np.float64(0.0))(0.0) == 0.0
+    assert dn.derivative(lambda x: np.power(x, np.zeros(2)))(0.0).tolist() == [0.0, 0.0]
+    # exponent a Dual that happens to be 0, base 0: d/dx of x**y at (0, 0)
+    gx, gy = dn.grad(lambda x, y: x**y, argnums=(0, 1))(0.0, 0.0)
+    assert gx == 0.0 and not np.isnan(gy)
+    # 0**y for y > 0 is identically 0, so d/dy is 0 (no 0 * log(0) = NaN)
+    for y in (0.5, 1.0, 2.0, 3.5):
+        assert dn.derivative(lambda e: 0.0**e)(y) == 0.0
+        assert dn.derivative(lambda e: np.power(np.zeros(3), e))(y).tolist() == [0.0, 0.0, 0.0]
+    # and the ordinary derivatives stay right
+    np.testing.assert_allclose(dn.derivative(lambda e: 2.0**e)(1.5), 2.0**1.5 * np.log(2.0))
+    assert dn.derivative(lambda x: x**2.0)(0.0) == 0.0
+
+
+# | `where(c, a, b)` | selects tangents elementwise |
+def test_where_selects_tangents_elementwise() -> None:
+    f = lambda x: np.where(x > 0, np.sqrt(x), 0.0)
+    assert dn.derivative(f)(0.0) == 0.0
+    x = np.array([0.0, 4.0, -1.0])
+    with np.errstate(invalid="ignore"):  # NumPy's own sqrt(-1) in the unselected branch
+        np.testing.assert_array_equal(dn.jacfwd(f)(x), np.diag([0.0, 0.25, 0.0]))
+    a = Dual(np.array([1.0, 2.0]), np.array([10.0, 20.0]))
+    b = Dual(np.array([3.0, 4.0]), np.array([30.0, 40.0]))
+    out = np.where(np.array([True, False]), a, b)
+    np.testing.assert_array_equal(out.value, [1.0, 4.0])
+    np.testing.assert_array_equal(out.tangent, [10.0, 40.0])
+
+
+# | zero tangent x infinite partial | 0, not NaN |
+def test_zero_tangent_times_infinite_partial_is_zero() -> None:
+    j = dn.jacfwd(lambda v: np.sqrt(v[0]) + v[1])(np.array([0.0, 1.0]))
+    assert np.isposinf(j[0]) and j[1] == 1.0
+    np.testing.assert_array_equal(j, [np.inf, 1.0])
+    # the same through jvp along a direction that does not move the singular input
+    _, t = dn.jvp(np.sqrt, (np.array([0.0, 4.0]),), (np.array([0.0, 1.0]),))
+    np.testing.assert_array_equal(t, [0.0, 0.25])
+    with np.errstate(divide="ignore"):  # NumPy's own log(0) = -inf
+        y, t = dn.jvp(np.log, (np.array([0.0, 1.0]),), (np.array([0.0, 1.0]),))
+    np.testing.assert_array_equal(y, [-np.inf, 0.0])
+    np.testing.assert_array_equal(t, [0.0, 1.0])
+
+
+# | prod with zeros | exact ([6,0,0] for prod at [0,2,3]) |
+def test_prod_with_zeros_is_exact() -> None:
+    np.testing.assert_array_equal(dn.grad(np.prod)(np.array([0.0, 2.0, 3.0])), [6.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dn.grad(np.prod)(np.array([0.0, 2.0, 0.0])), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dn.grad(lambda v: v.prod())(np.array([2.0, 0.0, 5.0])), [0.0, 10.0, 0.0])
+    j = dn.jacfwd(lambda v: np.prod(v, axis=1))(np.array([[0.0, 2.0, 3.0], [1.0, 0.0, 4.0]]))
+    np.testing.assert_array_equal(j[0, 0], [6.0, 0.0, 0.0])
+    np.testing.assert_array_equal(j[1, 1], [0.0, 4.0, 0.0])
+    np.testing.assert_array_equal(dn.grad(lambda v: np.cumprod(v)[-1])(np.array([0.0, 2.0, 3.0])),
+                                  [6.0, 0.0, 0.0])
+
+
+# | logaddexp / logaddexp2 | stable (exp(x - ans)) |
+def test_logaddexp_is_stable() -> None:
+    assert dn.derivative(lambda x: np.logaddexp(x, 0.0))(1000.0) == 1.0
+    assert dn.derivative(lambda x: np.logaddexp2(x, 0.0))(1000.0) == 1.0
+    assert dn.derivative(lambda y: np.logaddexp(1000.0, y))(0.0) == 0.0
+    assert np.isclose(dn.derivative(lambda x: np.logaddexp(x, x))(800.0), 1.0, rtol=1e-12)
+    g = dn.grad(lambda v: np.logaddexp.reduce(v))(np.array([1000.0, 1000.0]))
+    np.testing.assert_allclose(g, [0.5, 0.5], rtol=1e-12)  # exp(-log 2), rounded
+    assert np.isclose(dn.derivative(lambda x: np.logaddexp(x, 0.0))(0.0), 0.5)
+
+
+# | floor, ceil, trunc, rint, sign, round | zero tangent |
+@pytest.mark.parametrize(
+    "fn",
+    [np.floor, np.ceil, np.trunc, np.rint, np.sign, np.round, np.around, round,
+     lambda v: np.round(v, 2), lambda v: v.round()],
+)
+def test_piecewise_constant_functions_have_zero_tangent(fn: Any) -> None:
+    x = np.array([-1.7, -0.5, 0.0, 0.3, 2.5])
+    d = Dual(x, np.ones_like(x))
+    if fn is round:  # Python's round() on a 0-d Dual
+        out = round(Dual(2.6, 1.0))
+        assert isinstance(out, Dual) and out.value == 3.0 and out.tangent == 0.0
+        return
+    out = fn(d)
+    assert isinstance(out, Dual)
+    np.testing.assert_array_equal(out.value, fn(x))
+    np.testing.assert_array_equal(out.tangent, np.zeros_like(x))
+    np.testing.assert_array_equal(dn.jacfwd(fn)(x), np.zeros((5, 5)))
+    for scalar in (-1.7, 0.0, 0.3, 2.5):
+        assert dn.derivative(fn)(scalar) == 0.0
+    x32 = x.astype(np.float32)
+    out32 = fn(Dual(x32, np.ones_like(x32)))
+    assert out32.tangent.dtype == np.float32
+
+
+# | integer inputs to grad/jacfwd | promoted to float64 |
+def test_integer_inputs_are_promoted_to_float64() -> None:
+    g = dn.grad(lambda v: np.sum(v**3))(np.array([1, 2]))
+    assert g.dtype == np.float64
+    np.testing.assert_array_equal(g, [3.0, 12.0])
+    assert dn.grad(lambda v: v / 2)(3) == 0.5
+    j = dn.jacfwd(lambda v: v // 1 + v / 4)(np.array([1, 2], dtype=np.int32))
+    assert j.dtype == np.float64
+    np.testing.assert_array_equal(j, np.eye(2) / 4)
+    _, t = dn.jvp(lambda v: v * 2, (np.array([1, 2], dtype=np.uint8),), (np.array([1, 1]),))
+    assert t.dtype == np.float64
+    d = Dual(np.array([1, 2]), np.array([1, 0]))
+    assert d.tangent.dtype == np.float64
+    assert dn.derivative(lambda v: v**2)(3) == 6.0
+    assert dn.hessian(lambda v: v**3)(2) == 12.0
+
+
+# | complex values | holomorphic JVP; abs/real/imag/conj as R-linear maps |
+def test_complex_holomorphic_and_r_linear_maps() -> None:
+    z = np.array([1.0 + 2.0j, -0.5 + 0.25j, 0.3 - 1.1j])
+    dz = np.array([0.3 - 0.7j, 1.0 + 0.0j, -0.2 + 0.4j])
+    # holomorphic: the JVP is f'(z) dz
+    for f, fprime in ((np.exp, np.exp), (np.sin, np.cos), (lambda v: v**3 + 2 * v, lambda v: 3 * v**2 + 2),
+                      (np.log, lambda v: 1 / v), (np.sqrt, lambda v: 0.5 / np.sqrt(v))):
+        y, t = dn.jvp(f, (z,), (dz,))
+        np.testing.assert_array_equal(y, f(z))
+        np.testing.assert_allclose(t, fprime(z) * dz, rtol=1e-13)
+    # R-linear maps: the JVP equals the directional difference, and is R- but not C-linear
+    for f in (np.abs, np.real, np.imag, np.conj, np.conjugate, abs, lambda v: v.real,
+              lambda v: v.imag, lambda v: v.conj()):
+        _, t = dn.jvp(f, (z,), (dz,))
+        np.testing.assert_allclose(t, fd_directional(f, z, dz), rtol=1e-8, atol=1e-10)
+        _, t2 = dn.jvp(f, (z,), (2.5 * dz,))
+        np.testing.assert_allclose(t2, 2.5 * t, rtol=1e-14)
+        _, ti = dn.jvp(f, (z,), (1j * dz,))
+        np.testing.assert_allclose(ti, fd_directional(f, z, 1j * dz), rtol=1e-8, atol=1e-10)
+    _, t = dn.jvp(np.real, (z,), (dz,))
+    np.testing.assert_array_equal(t, dz.real)
+    assert np.asarray(t).dtype == np.float64
+    _, t = dn.jvp(np.imag, (z,), (dz,))
+    np.testing.assert_array_equal(t, dz.imag)
+    _, t = dn.jvp(np.conj, (z,), (dz,))
+    np.testing.assert_array_equal(t, np.conj(dz))
+    _, t = dn.jvp(np.abs, (z,), (dz,))
+    np.testing.assert_allclose(t, np.real(np.conj(z) * dz) / np.abs(z), rtol=1e-14)
+    assert np.asarray(t).dtype == np.float64
+    # |z| at 0: the minimum-norm subgradient, 0
+    _, t0 = dn.jvp(np.abs, (np.array([0j]),), (np.array([1 + 1j]),))
+    np.testing.assert_array_equal(t0, [0.0])
