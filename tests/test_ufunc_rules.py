@@ -496,10 +496,10 @@ def _method_values(data: st.DataObject, dom: Domain, shape: tuple[int, ...], axe
 
 def _reduce_axis(data: st.DataObject, uf: np.ufunc, ndim: int) -> Any:
     if uf in MULTI_AXIS:
-        choices = [st.none(), st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim).map(tuple)]
-        if ndim:
-            choices.append(st.integers(-ndim, ndim - 1))
-        return data.draw(st.one_of(*choices))
+        if not ndim:
+            return data.draw(st.sampled_from([None, ()]))
+        return data.draw(st.one_of(st.none(), st.integers(-ndim, ndim - 1),
+                                   st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim).map(tuple)))
     return data.draw(st.integers(-ndim, ndim - 1))
 
 
@@ -514,11 +514,11 @@ def _check_method(fn: Callable[[Any], Any], x: np.ndarray, data: st.DataObject,
     check_value_and_fd(fn, [x], [True], [draw_dir(data, x)], rtol)
     k = draw_k(data, shapes)
     check_batched(fn, [x], [True], [draw_dir(data, x, (k,))], k)
-    # float32 in, float32 value and tangent out
+    # float32 in: NumPy's dtype out (float32 but for float_power), and the tangent follows it
     x32 = x.astype(np.float32)
     out = fn(Dual(x32, np.ones_like(x32)))
-    assert np.asarray(out.value).dtype == np.float32
-    assert np.asarray(out.tangent).dtype == np.float32
+    np.testing.assert_array_equal(out.value, fn(x32), strict=True)
+    assert np.asarray(out.tangent).dtype == np.asarray(out.value).dtype
 
 
 @pytest.mark.parametrize("uf", REDUCIBLE, ids=_name)
@@ -663,7 +663,8 @@ def test_where_is_refused(uf: np.ufunc) -> None:
     duals = [i not in _domain(uf).constant_args for i in range(uf.nin)]
     inputs = with_duals(args, duals, [np.ones_like(a, dtype=float) for a in args])
     for where in (False, np.array([True, False])):
-        with pytest.raises(TypeError, match="where="):
+        # gufuncs take no where= at all: NumPy refuses it before dispatching
+        with pytest.raises(TypeError, match="where" if uf.signature else "where="):
             uf(*inputs, where=where)
     if uf in REDUCIBLE:
         with pytest.raises(TypeError, match="where="):

@@ -220,7 +220,7 @@ def _reduce(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict[str
     ans_c = np.reshape(ans, kept_shape)
     if n == 0:
         tc_out = np.zeros((k, *kept_shape), dtype=result_dtype(ans))
-    elif isinstance(rule, PiecewiseConstant):
+    elif isinstance(rule, PiecewiseConstant) and n > 1:  # a single element reduces to itself
         tc_out = np.zeros((k, *kept_shape), dtype=result_dtype(ans))
     elif uf in ufunc_table.REDUCERS:
         tc_out = ufunc_table.REDUCERS[uf](xc, tc, ans_c)
@@ -245,8 +245,8 @@ def _accumulate(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict
     tc = np.moveaxis(t, axis + 1, -1)
     ans_c = np.moveaxis(ans, axis, -1)
     n = shape_of(xc)[-1]
-    if isinstance(rule, PiecewiseConstant):
-        tc_out = 0.0 * tc
+    if isinstance(rule, PiecewiseConstant):  # the first output is the first element itself
+        tc_out = np.concatenate([tc[..., :1], 0.0 * tc[..., 1:]], axis=-1)
     elif uf in ufunc_table.ACCUMULATORS:
         tc_out = ufunc_table.ACCUMULATORS[uf](xc, tc, ans_c)
     elif n == 0:

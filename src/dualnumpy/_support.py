@@ -29,3 +29,28 @@ def supported() -> dict[str, dict[str, str]]:
     functions = {function_table.public_name(f): _kind(r)
                  for f, r in function_table.FUNCTION_RULES.items()}
     return {"ufuncs": dict(sorted(ufuncs.items())), "functions": dict(sorted(functions.items()))}
+
+
+def supported_markdown() -> str:
+    """The README's table of covered operations, generated from the rule tables."""
+    tables = supported()
+    lines = []
+    for title, key in (("ufuncs (`np.<name>`, also through operators)", "ufuncs"),
+                       ("NumPy functions (`__array_function__`)", "functions")):
+        by_kind: dict[str, list[str]] = {}
+        for name, kind in tables[key].items():
+            if name.startswith("_") or kind == "Unsupported" and key == "ufuncs" and name not in _SHOWN_UNSUPPORTED:
+                continue
+            by_kind.setdefault(kind, []).append(f"`{name}`")
+        lines.append(f"**{title}**\n")
+        lines.append("| kind | operations |")
+        lines.append("|---|---|")
+        for kind in sorted(by_kind):
+            lines.append(f"| {kind} | {', '.join(by_kind[kind])} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# The string ufuncs are refused too, but listing forty of them would bury the table.
+_SHOWN_UNSUPPORTED = {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_count", "invert",
+                      "left_shift", "right_shift", "gcd", "lcm"}

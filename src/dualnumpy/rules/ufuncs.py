@@ -261,6 +261,8 @@ UFUNC_RULES: dict[np.ufunc, Rule] = {
     np.conjugate:    Linear(REAL_C),  # R-linear: d conj(z) = conj(dz)
     np.deg2rad:      Linear(REAL),
     np.rad2deg:      Linear(REAL),
+    np.radians:      Linear(REAL),
+    np.degrees:      Linear(REAL),
     np.absolute:     Custom(_jvp_absolute, domain((0.2, 3.0), complex_ok=True)),
     np.fabs:         Elementwise((lambda ans, x: np.sign(x),), domain((0.2, 3.0))),
     # --- exponentials and logarithms
@@ -302,11 +304,13 @@ UFUNC_RULES: dict[np.ufunc, Rule] = {
     np.minimum:      MINIMUM,
     np.fmax:         _extremum(lambda x, y: (x > y) | np.isnan(y)),
     np.fmin:         _extremum(lambda x, y: (x < y) | np.isnan(y)),
+    # y keeps one sign: copysign jumps at y = 0 (and has a kink at x = 0)
     np.copysign:     Elementwise((lambda ans, x, y: np.copysign(1.0, x) * np.copysign(1.0, y), ZERO),
-                                 domain((0.2, 3.0), (-3.0, 3.0))),
+                                 domain((0.2, 3.0), (-3.0, -0.2))),
     np.heaviside:    Elementwise((ZERO, lambda ans, x, h: x == 0), domain((0.2, 3.0), (0.0, 1.0))),
     np.nextafter:    Elementwise((ONE, ZERO), PAIR),
-    np.ldexp:        Elementwise((lambda ans, x, n: np.ldexp(np.ones_like(x), n),
+    # n arrives promoted to float64, which ldexp refuses: cast the integer exponent back
+    np.ldexp:        Elementwise((lambda ans, x, n: np.ldexp(np.ones_like(x), np.asarray(n, dtype=np.int64)),
                                   lambda ans, x, n: ans * LN2),
                                  domain((-3.0, 3.0), (-4.0, 4.0), integer_args=(1,), constant_args=(1,))),
     np.modf:         Custom(_jvp_modf, domain((0.1, 0.9))),
@@ -317,12 +321,12 @@ UFUNC_RULES: dict[np.ufunc, Rule] = {
     np.vecdot:       Custom(_gufunc_bilinear(np.vecdot, (1, 1)), MATMUL_DOMAIN, nin=2),
     np.matvec:       Custom(_gufunc_bilinear(np.matvec, (2, 1)), MATMUL_DOMAIN, nin=2),
     np.vecmat:       Custom(_gufunc_bilinear(np.vecmat, (1, 2)), MATMUL_DOMAIN, nin=2),
-    # --- piecewise constant: a Dual with a zero tangent
-    np.floor:        PiecewiseConstant(),
-    np.ceil:         PiecewiseConstant(),
-    np.trunc:        PiecewiseConstant(),
-    np.rint:         PiecewiseConstant(),
-    np.spacing:      PiecewiseConstant(),
+    # --- piecewise constant: a Dual with a zero tangent; each domain lies between two jumps
+    np.floor:        PiecewiseConstant(domain((-2.9, -2.1))),
+    np.ceil:         PiecewiseConstant(domain((1.1, 1.9))),
+    np.trunc:        PiecewiseConstant(domain((-0.9, 0.9))),
+    np.rint:         PiecewiseConstant(domain((2.6, 3.4))),
+    np.spacing:      PiecewiseConstant(domain((1.1, 1.9))),  # constant on [2**e, 2**(e+1))
     np.sign:         Custom(_jvp_sign, domain((0.2, 3.0), complex_ok=True)),
     # --- no derivative by nature: plain NumPy results
     np.equal:         NonDiff("comparison"),
