@@ -11,6 +11,7 @@ a usable domain fails ``test_rule_is_well_formed``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -537,6 +538,26 @@ def test_reduce(uf: np.ufunc, data: st.DataObject) -> None:
         kwargs["initial"] = initial
     result_shape = np.shape(uf.reduce(x, **kwargs))
     _check_method(lambda v: uf.reduce(v, **kwargs), x, data, [shape, result_shape], dom.rtol)
+
+
+@pytest.mark.parametrize("uf", REDUCIBLE, ids=_name)
+def test_reduce_along_a_contiguous_row(uf: np.ufunc) -> None:
+    """A fixed contiguous row of five, the path of NumPy's vectorised reduce loops."""
+    dom = _domain(uf)
+    fractions = (np.array([3, 0, 4, 1, 2]) + 0.5) / 5
+    x = np.where(np.arange(5) == 0, _in(dom.intervals[0], fractions), _in(dom.intervals[1], fractions))
+    direction = np.linspace(-1.0, 1.0, 5)
+    for fn in (uf.reduce, uf.accumulate):
+        try:
+            check_value_and_fd(fn, [x], [True], [direction], dom.rtol)
+        except AssertionError as error:
+            fold = functools.reduce(uf, x)
+            if fn is uf.reduce and uf.reduce(x) != fold:
+                raise AssertionError(
+                    f"{error}\nnp.{uf.__name__}.reduce({x.tolist()}) = {uf.reduce(x)!r}, but the "
+                    f"left fold of np.{uf.__name__} gives {fold!r}: NumPy's own reduce is not the "
+                    f"fold it documents, and the tangent is the fold's") from None
+            raise
 
 
 @pytest.mark.parametrize("uf", REDUCIBLE, ids=_name)
