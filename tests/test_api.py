@@ -335,6 +335,27 @@ def test_grad_scalar_arguments_tuple_and_chunks() -> None:
     np.testing.assert_allclose(h[2][2], -a * b**2 * np.sin(c) + 2 * a / c**3, rtol=1e-14)
 
 
+def _many_operators(a: Any, b: Any) -> Any:
+    q, r = divmod(a * 3.0, b)
+    return ((a + b) * (a - 2.0) / (b + 0.5) + 3.0 / a - 2.0**b + a**b + (-a) * (+b) + abs(a - b)
+            + a // b + a % b + 5.0 % b + 4.0 // a + q + r + (a > b) * a + np.sin(a) * np.exp(-b)
+            + np.maximum(a, b) + np.hypot(a, b) + np.sqrt(a) + np.log(b) + np.tanh(a * b)
+            + np.arctan2(a, b))
+
+
+@pytest.mark.parametrize(("a", "b"), [(1.3, 0.7), (0.45, 2.1), (1.0, 1.0)])
+def test_grad_of_scalar_arguments_equals_array_path(a: float, b: float) -> None:
+    g = dn.grad(_many_operators, argnums=(0, 1))(a, b)
+    g_array = dn.grad(lambda v: _many_operators(v[0], v[1]))(np.array([a, b]))
+    assert g == tuple(g_array)
+    h = dn.hessian(_many_operators, argnums=(0, 1))(a, b)
+    np.testing.assert_array_equal(np.reshape(h, (2, 2)),
+                                  dn.hessian(lambda v: _many_operators(v[0], v[1]))(np.array([a, b])))
+    if a != b:  # away from the kinks of max, abs, //, %
+        fd = fd_jacobian(lambda v: _many_operators(v[0], v[1]), np.array([a, b]))
+        np.testing.assert_allclose(g, fd, rtol=1e-7)
+
+
 def test_grad_list_argument() -> None:
     g = dn.grad(lambda xs: xs[0] * xs[1] ** 2)([2.0, 3.0])
     assert isinstance(g, list)

@@ -527,6 +527,74 @@ def test_at_updates_with_batched_tangents(how: str) -> None:
         np.testing.assert_allclose(out.tangent[i], ref_t, rtol=1e-15)
 
 
+AT_INDICES: list[Any] = [
+    0,
+    (Ellipsis, 0),
+    (slice(None), np.array([0, 2])),
+    (np.array([0, 1]), slice(None), np.array([1, 2])),  # advanced separated by a slice
+    A3 > 1.5,
+    (None, 1),
+    (1, Ellipsis, None),
+    (np.array([[0], [1]]), slice(1, 3), np.array([[3, 2]])),
+    (np.array([0, 0, 1]),),  # repeated
+    (slice(None), np.array([1, 1]), np.array([0, 0])),  # repeated, advanced adjacent
+]
+
+
+def _reference_update(x: np.ndarray, t: np.ndarray, index: Any, how: str, nv: Any, nt: Any) -> Any:
+    """NumPy reference, one direction: add/multiply apply every update (np.add.at semantics)."""
+    shape = x[index].shape
+    x, t = x.copy(), t.copy()
+    if how == "set":
+        x[index] = nv
+        t[index] = nt
+        return x, t
+    if how == "add":
+        np.add.at(x, index, nv)
+        np.add.at(t, index, np.broadcast_to(nt, shape))
+        return x, t
+    pos = np.arange(x.size).reshape(x.shape)[index].ravel()
+    xf, tf = x.ravel(), t.ravel()
+    for p, a, b in zip(pos, np.broadcast_to(nv, shape).ravel(), np.broadcast_to(nt, shape).ravel(),
+                       strict=True):
+        tf[p] = tf[p] * a + xf[p] * b
+        xf[p] *= a
+    return xf.reshape(x.shape), tf.reshape(x.shape)
+
+
+@pytest.mark.parametrize("how", ["set", "add", "multiply"])
+@pytest.mark.parametrize("index", AT_INDICES, ids=[_index_id(i) for i in AT_INDICES])
+@pytest.mark.parametrize("batched", [False, True])
+def test_at_updates_match_numpy_reference(index: Any, how: str, batched: bool) -> None:
+    rng = np.random.default_rng(7)
+    shape = A3[index].shape
+    tx = T3 if batched else T3[0]
+    lead = (3,) if batched else ()
+    news: list[tuple[Any, Any, Any]] = []
+    value = rng.normal(size=shape)
+    news.append((value, value, None))
+    value, tangent = rng.normal(size=shape), rng.normal(size=lead + shape)
+    news.append((Dual(value, tangent), value, tangent))
+    last = shape[-1:]  # broadcast along the leading axes of the indexed result
+    value, tangent = rng.normal(size=last), rng.normal(size=lead + last)
+    news.append((Dual(value, tangent), value, tangent))
+    d = Dual(A3.copy(), np.copy(tx))
+    for new, nv, nt in news:
+        out = getattr(d.at[index], how)(new)
+        assert out.tangent.shape == np.shape(tx)
+        directions = range(3) if batched else [None]
+        for i in directions:
+            ti = tx if i is None else tx[i]
+            nti = np.zeros(np.shape(nv)) if nt is None else (nt if i is None else nt[i])
+            ref_v, ref_t = _reference_update(A3, ti, index, how, nv, nti)
+            np.testing.assert_allclose(out.value, ref_v, rtol=1e-13)
+            np.testing.assert_allclose(out.tangent if i is None else out.tangent[i], ref_t,
+                                       rtol=1e-13, atol=1e-15)
+    # the original Dual is never mutated
+    np.testing.assert_array_equal(d.value, A3)
+    np.testing.assert_array_equal(d.tangent, tx)
+
+
 def test_at_with_boolean_mask_and_plain_new() -> None:
     x = Dual(M, TM)
     out = x.at[M > 0].set(0.0)

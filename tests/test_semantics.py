@@ -38,6 +38,19 @@ def test_comparisons_are_primal_only_plain_bool(op: Any) -> None:
     result = s < 2.0
     assert isinstance(result, np.bool_) and bool(result)
     assert not (s > 2.0)
+    # inside transforms too, scalar and nested arguments included
+    seen: list[Any] = []
+
+    def f(x: Any, y: Any) -> Any:
+        seen.append(op(x, y))
+        seen.append(op(x, 1.0))
+        return dn.derivative(lambda z: (seen.append(op(z, x)), z * x)[1])(y)
+
+    dn.grad(f, argnums=(0, 1))(1.0, 2.0)
+    dn.grad(lambda v: f(v[0], v[1]))(np.array([1.0, 2.0]))
+    assert len(seen) == 6
+    for result in seen:
+        assert isinstance(result, (np.bool_, np.ndarray)) and np.asarray(result).dtype == np.bool_
 
 
 # | abs'(0), fabs'(0) | 0 (d|x| = sign(x)·dx) |

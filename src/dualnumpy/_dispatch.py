@@ -212,8 +212,10 @@ def _reduce(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict[str
     k = shape_of(t)[0]
     xc = np.reshape(np.transpose(x, kept + axes), (*kept_shape, n))
     tc = np.reshape(np.transpose(t, (0, *(i + 1 for i in kept + axes))), (k, *kept_shape, n))
-    if "initial" in kwargs:
-        start = np.full((*kept_shape, 1), kwargs["initial"], dtype=dtype_of(ans))
+    # Without initial=, NumPy folds from the identity: np.hypot.reduce([-1.5]) is 1.5, not -1.5.
+    initial = kwargs.get("initial", uf.identity if uf not in ufunc_table.REDUCERS else None)
+    if initial is not None:
+        start = np.full((*kept_shape, 1), initial, dtype=dtype_of(ans))
         xc = np.concatenate([start, xc], axis=-1)
         tc = np.concatenate([np.zeros((k, *kept_shape, 1), dtype=result_dtype(ans)), tc], axis=-1)
         n += 1

@@ -101,8 +101,8 @@ def _evaluate(partial: Any, ans: Any, values: tuple[Any, ...], singular: bool) -
 
 
 def _as_float(c: Any) -> Any:
-    """Partials see integer constants as floats, as promote_int does in the general path."""
-    return float(c) if type(c) is int else c
+    """Partials see constants as float64 scalars, as promote_int makes them in the general path."""
+    return c if type(c) is np.float64 else np.float64(c)
 
 
 # IEEE arithmetic on float64 scalars is what the ufunc computes, bit for bit, at a
@@ -123,24 +123,37 @@ Unary = Callable[[ScalarDual], ScalarDual]
 Binary = Callable[[Any, Any], Any]
 
 
+# Linear maps that Python applies to a float exactly as the ufunc does.
+_SCALAR_LINEAR: dict[np.ufunc, Callable[[Any], Any]] = {np.negative: operator.neg, np.positive: operator.pos}
+
+
 def _unary_kernel(ufunc: np.ufunc, rule: Any) -> Unary | None:
     if type(rule) is Linear:
+        apply = _SCALAR_LINEAR.get(ufunc, ufunc)
+
         def linear(x: ScalarDual) -> ScalarDual:
-            return make_scalar(ufunc(x.value), tuple([ufunc(a) for a in x._t]), x.tag, x._batched)
+            return make_scalar(ufunc(x.value), tuple([apply(a) for a in x._t]), x.tag, x._batched)
         return linear
     if type(rule) is not Elementwise:
         return None
-    (partial,) = rule.partials
-    singular = rule.singular
-    unit = _UNIT_COEFFICIENT.get(id(partial))
+    partial: Any = rule.partials[0]
+    if partial is ZERO or _UNIT_COEFFICIENT.get(id(partial)) is not None:
+        return None  # no unary table line has a constant partial; the general path copes
+    if rule.singular:
+        def singular(x: ScalarDual) -> ScalarDual:
+            v = x.value
+            ans = ufunc(v)
+            return make_scalar(ans, _scaled(_evaluate(partial, ans, (v,), True), x._t, True),
+                               x.tag, x._batched)
+        return singular
 
-    def elementwise(x: ScalarDual) -> ScalarDual:
+    def smooth(x: ScalarDual) -> ScalarDual:
         v = x.value
         ans = ufunc(v)
-        d = unit if unit is not None else _evaluate(partial, ans, (v,), singular)
-        return make_scalar(ans, _scaled(d, x._t, singular), x.tag, x._batched)
+        d = float(partial(ans, v))
+        return make_scalar(ans, tuple([d * a for a in x._t]), x.tag, x._batched)
 
-    return elementwise
+    return smooth
 
 
 def _binary_kernels(ufunc: np.ufunc, rule: Any) -> tuple[Binary, Binary, Binary] | None:
@@ -153,7 +166,8 @@ def _binary_kernels(ufunc: np.ufunc, rule: Any) -> tuple[Binary, Binary, Binary]
         return _no_kernel, _power_left, _no_kernel
     if type(rule) is not Elementwise:
         return None
-    p0, p1 = rule.partials
+    p0: Any = rule.partials[0]
+    p1: Any = rule.partials[1]
     u0, u1 = _UNIT_COEFFICIENT.get(id(p0)), _UNIT_COEFFICIENT.get(id(p1))
     singular = rule.singular
     value = _SCALAR_ARITHMETIC.get(ufunc, ufunc)
@@ -161,23 +175,38 @@ def _binary_kernels(ufunc: np.ufunc, rule: Any) -> tuple[Binary, Binary, Binary]
     def coefficient(partial: Any, unit: float | None, ans: Any, xv: Any, yv: Any) -> float:
         return unit if unit is not None else _evaluate(partial, ans, (xv, yv), singular)
 
+    def c0(ans: Any, xv: Any, yv: Any) -> float:
+        return 0.0 if p0 is ZERO else float(p0(ans, xv, yv))
+
+    def c1(ans: Any, xv: Any, yv: Any) -> float:
+        return 0.0 if p1 is ZERO else float(p1(ans, xv, yv))
+
+    def partials(ans: Any, xv: Any, yv: Any) -> tuple[float, float]:
+        """Both partials at once, under one quiet error state where they may divide by zero."""
+        if not singular:
+            return (u0 if u0 is not None else c0(ans, xv, yv), u1 if u1 is not None else c1(ans, xv, yv))
+        token = quiet()
+        try:
+            return (u0 if u0 is not None else c0(ans, xv, yv), u1 if u1 is not None else c1(ans, xv, yv))
+        finally:
+            loud(token)
+
     if u0 == 1.0 and u1 == 1.0:
         def both(x: ScalarDual, y: ScalarDual) -> ScalarDual:
-            return make_scalar(value(x.value, y.value), tuple([a + b for a, b in zip(x._t, y._t)]),
+            return make_scalar(value(x.value, y.value), tuple([a + b for a, b in zip(x._t, y._t, strict=True)]),
                                x.tag, x._batched)
     elif u0 == 1.0 and u1 == -1.0:
         def both(x: ScalarDual, y: ScalarDual) -> ScalarDual:
             # a - b is a + (-b) exactly, as the general path sums it
-            return make_scalar(value(x.value, y.value), tuple([a - b for a, b in zip(x._t, y._t)]),
+            return make_scalar(value(x.value, y.value), tuple([a - b for a, b in zip(x._t, y._t, strict=True)]),
                                x.tag, x._batched)
     elif p0 is not ZERO and p1 is not ZERO:
         def both(x: ScalarDual, y: ScalarDual) -> ScalarDual:
             xv, yv = x.value, y.value
             ans = value(xv, yv)
-            d0 = coefficient(p0, u0, ans, xv, yv)
-            d1 = coefficient(p1, u1, ans, xv, yv)
+            d0, d1 = partials(ans, xv, yv)
             if math.isfinite(d0) and math.isfinite(d1):
-                t = tuple([d0 * a + d1 * b for a, b in zip(x._t, y._t)])
+                t = tuple([d0 * a + d1 * b for a, b in zip(x._t, y._t, strict=True)])
             else:
                 t = _combine([d0, d1], [x._t, y._t], singular)
             return make_scalar(ans, t, x.tag, x._batched)
@@ -198,7 +227,9 @@ def _binary_kernels(ufunc: np.ufunc, rule: Any) -> tuple[Binary, Binary, Binary]
             return make_scalar(ans, tuple([0.0] * len(x._t)), x.tag, x._batched)
         if u0 == 1.0:
             return make_scalar(ans, x._t, x.tag, x._batched)
-        d = coefficient(p0, u0, ans, xv, _as_float(c))
+        d = partials(ans, xv, _as_float(c))[0]
+        if math.isfinite(d):
+            return make_scalar(ans, tuple([d * a for a in x._t]), x.tag, x._batched)
         return make_scalar(ans, _scaled(d, x._t, singular), x.tag, x._batched)
 
     def right(c: Any, y: ScalarDual) -> ScalarDual:
@@ -208,7 +239,9 @@ def _binary_kernels(ufunc: np.ufunc, rule: Any) -> tuple[Binary, Binary, Binary]
             return make_scalar(ans, tuple([0.0] * len(y._t)), y.tag, y._batched)
         if u1 == 1.0:
             return make_scalar(ans, y._t, y.tag, y._batched)
-        d = coefficient(p1, u1, ans, _as_float(c), yv)
+        d = partials(ans, _as_float(c), yv)[1]
+        if math.isfinite(d):
+            return make_scalar(ans, tuple([d * a for a in y._t]), y.tag, y._batched)
         return make_scalar(ans, _scaled(d, y._t, singular), y.tag, y._batched)
 
     return both, left, right
@@ -224,11 +257,15 @@ def _power_left(x: ScalarDual, c: Any) -> ScalarDual | None:
         return None
     xv = x.value
     ans = np.power(xv, c)
-    token = quiet()
-    try:
-        d, singular = ufunc_table.constant_exponent_partial(xv, float(c))
-    finally:
-        loud(token)
+    exponent = float(c)
+    if exponent < 1:  # x**(c-1) may divide by zero
+        token = quiet()
+        try:
+            d, singular = ufunc_table.constant_exponent_partial(xv, exponent)
+        finally:
+            loud(token)
+    else:
+        d, singular = ufunc_table.constant_exponent_partial(xv, exponent)
     if d is ONE:
         return make_scalar(ans, x._t, x.tag, x._batched)
     if d is None:
@@ -258,7 +295,7 @@ def _binary(kernels: tuple[Binary, Binary, Binary], a: Any, b: Any) -> Any:
     both, left, right = kernels
     if type(a) is ScalarDual:
         if type(b) is ScalarDual:
-            if a.tag == b.tag and a._batched is b._batched and len(a._t) == len(b._t):
+            if a.tag == b.tag:
                 return both(a, b)
             return None
         return left(a, b) if _is_constant(b) else None
@@ -284,7 +321,7 @@ def _operator(ufunc: np.ufunc, general: Callable[[Dual, Any], Any], reflected: b
     def method(self: ScalarDual, other: Any) -> Any:
         cls = type(other)
         if cls is ScalarDual:
-            if other.tag == self.tag and other._batched is self._batched and len(other._t) == len(self._t):
+            if other.tag == self.tag:
                 result = both(other, self) if reflected else both(self, other)
                 if result is not None:
                     return result

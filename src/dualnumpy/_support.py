@@ -39,7 +39,7 @@ def supported_markdown() -> str:
                        ("NumPy functions (`__array_function__`)", "functions")):
         by_kind: dict[str, list[str]] = {}
         for name, kind in tables[key].items():
-            if name.startswith("_") or kind == "Unsupported" and key == "ufuncs" and name not in _SHOWN_UNSUPPORTED:
+            if name.startswith("_") or (kind == "Unsupported" and key == "ufuncs" and name not in _SHOWN_UNSUPPORTED):
                 continue
             by_kind.setdefault(kind, []).append(f"`{name}`")
         lines.append(f"**{title}**\n")

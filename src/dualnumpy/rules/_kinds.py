@@ -88,18 +88,22 @@ except ImportError:  # pragma: no cover - a NumPy without the context variable
         token.__exit__(None, None, None)
 
 
-def promote_int(x: ArrayLike) -> ArrayLike:
-    """Integer and bool values become float64 before a partial is evaluated.
+def promote_int(x: ArrayLike, dtype: Any = np.float64) -> ArrayLike:
+    """Integer and bool values become float64 before a partial is evaluated, and
+    Python scalars become NumPy scalars of the tangent's ``dtype``.
 
     Partials such as ``y * x**(y - 1)`` would otherwise hit NumPy's refusal of
-    negative integer powers, or truncate.
+    negative integer powers, or truncate; and ``1.0 / y`` on a Python float
+    constant ``y = 0`` would raise ZeroDivisionError instead of giving inf.
     """
     if isinstance(x, (np.ndarray, np.generic)):
         if x.dtype.kind in "biu":
             return x.astype(np.float64)
         return x
-    if isinstance(x, (bool, int)):
-        return float(x)
+    if isinstance(x, complex):
+        return np.complex128(x) if np.dtype(dtype).kind != "c" else np.dtype(dtype).type(x)
+    if isinstance(x, (bool, int, float)):
+        return np.dtype(dtype).type(x)
     return x
 
 
@@ -192,7 +196,8 @@ class Elementwise:
                     owned.append(partial.sign < 0)
                 continue
             if promoted is None:
-                promoted = [promote_int(v) for v in values]
+                dtype = result_dtype(ans)
+                promoted = [promote_int(v, dtype) for v in values]
             token = quiet()
             try:
                 d = partial(ans, *promoted)
