@@ -100,15 +100,18 @@ def constant_exponent_partial(x: ArrayLike, y: float) -> tuple[Any, bool]:
 
 def _jvp_power(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
     """x**y: y x**(y-1) dx + x**y log(x) dy, with x**0 and 0**y flat (DESIGN.md s6)."""
-    x, y = (promote_int(v) for v in values)
+    dtype = result_dtype(ans)
+    x, y = promote_int(values[0], dtype), values[1]
+    if not isinstance(y, (int, float)) or isinstance(y, bool):
+        y = promote_int(y, dtype)  # a Python exponent stays weakly typed: float32 stays float32
     tx, ty = tangents
     ndim = len(shape_of(ans))
     terms: list[ArrayLike] = []
     with np.errstate(all="ignore"):
         if tx is not None:
             tx = align(tx, ndim)
-            if isinstance(y, (int, float)) and not isinstance(y, bool):
-                d, singular = constant_exponent_partial(x, y)
+            if type(y) in (int, float):
+                d, singular = constant_exponent_partial(x, float(y))
                 if d is ONE:
                     terms.append(tx)
                 elif d is not None:
