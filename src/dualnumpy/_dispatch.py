@@ -202,6 +202,9 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 def _reduce(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict[str, Any],
             name: str) -> tuple[Any, Any]:
     refuse_where(name, kwargs)
+    if uf in ufunc_table.UNRELIABLE_REDUCE:
+        unsupported(name, "NumPy's own reduce of this ufunc does not compute the left fold on "
+                          f"contiguous rows; write the fold instead: {ufunc_table.UNRELIABLE_REDUCE[uf]}")
     (x,) = values
     ans = uf.reduce(x, **kwargs)
     ndim = len(shape_of(x))

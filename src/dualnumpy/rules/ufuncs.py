@@ -413,6 +413,14 @@ def _reduce_logaddexp(base_exp: np.ufunc) -> Callable[..., ArrayLike]:
     return lambda x, t, ans: np.sum(t * base_exp(x - np.expand_dims(ans, -1)), axis=-1)
 
 
+# NumPy 2.4's vectorised reduce of a contiguous float row returns x[0] op x[-1] for
+# these (np.power.reduce([2., 3., 2.]) is 4.0, not 64.0); the value would not be the
+# fold its tangent differentiates, so they are refused rather than answered wrongly.
+UNRELIABLE_REDUCE: dict[np.ufunc, str] = {
+    np.power: "functools.reduce(np.power, x) (or np.power.accumulate(x)[-1])",
+    np.arctan2: "functools.reduce(np.arctan2, x) (or np.arctan2.accumulate(x)[-1])",
+}
+
 REDUCERS: dict[np.ufunc, Callable[[ArrayLike, ArrayLike, ArrayLike], ArrayLike]] = {
     np.add:        _reduce_linear(np.add),
     np.subtract:   _reduce_linear(np.subtract),
