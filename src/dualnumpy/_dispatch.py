@@ -267,7 +267,7 @@ def _accumulate(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict
 
 def _reduceat(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict[str, Any],
               name: str) -> tuple[Any, Any]:
-    if uf not in (np.add, np.subtract) and not isinstance(rule, PiecewiseConstant):
+    if uf not in (np.add, np.subtract):
         unsupported(name, "only the linear np.add.reduceat is differentiable; "
                           "use np.split and reduce each piece")
     x, indices = values
