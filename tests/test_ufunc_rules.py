@@ -704,3 +704,21 @@ def test_where_is_refused(uf: np.ufunc) -> None:
     if uf in REDUCIBLE:
         with pytest.raises(TypeError, match="where="):
             uf.reduce(inputs[0], where=np.array([True, False]), initial=1.0)
+
+
+@pytest.mark.parametrize("uf", [np.add, np.subtract], ids=_name)
+@pytest.mark.parametrize("batched", [False, True])
+def test_reduceat_of_linear_ufuncs(uf: np.ufunc, batched: bool) -> None:
+    x = np.arange(12.0).reshape(3, 4) / 7
+    t = np.random.default_rng(0).standard_normal((2, 3, 4) if batched else (3, 4))
+    out = uf.reduceat(Dual(x, t), [0, 1, 3], axis=1)
+    np.testing.assert_array_equal(out.value, uf.reduceat(x, [0, 1, 3], axis=1))
+    expected = uf.reduceat(t, [0, 1, 3], axis=2 if batched else 1)  # linear: the map itself
+    np.testing.assert_allclose(out.tangent, expected, rtol=1e-15)
+
+
+def test_reduceat_of_nonlinear_ufuncs_is_refused() -> None:
+    x = Dual(np.arange(1.0, 7.0), np.ones(6))
+    for uf in (np.multiply, np.maximum, np.floor_divide):
+        with pytest.raises(TypeError, match="np.split"):
+            uf.reduceat(x, [0, 2])
