@@ -283,18 +283,19 @@ _UFUNC_METHODS = {"reduce": _reduce, "accumulate": _accumulate, "reduceat": _red
 
 
 def function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from .rules import _fnkinds
     from .rules import functions as function_table
 
     for t in types:
         if not issubclass(t, (_dual.Dual, np.ndarray)):
             return NotImplemented
     rule = function_table.FUNCTION_RULES.get(func)
-    name = function_table.public_name(func)
+    name = _fnkinds.public_name(func)
     if rule is None:
         unsupported(name, "it is not in dualnumpy's function table yet; apply it to d.value if "
                           "its result does not depend on the tangent, or write it with "
                           "supported NumPy operations")
-    return function_table.apply(rule, func, name, args, kwargs)
+    return _fnkinds.apply(rule, func, name, args, kwargs)
 
 
 # ---------------------------------------------------------------- indexing

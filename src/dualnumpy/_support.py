@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .rules import _fnkinds
 from .rules import functions as function_table
 from .rules import ufuncs as ufunc_table
 
@@ -26,7 +27,7 @@ def supported() -> dict[str, dict[str, str]]:
     'Elementwise'
     """
     ufuncs = {u.__name__: _kind(r) for u, r in ufunc_table.UFUNC_RULES.items()}
-    functions = {function_table.public_name(f): _kind(r)
+    functions = {_fnkinds.public_name(f): _kind(r)
                  for f, r in function_table.FUNCTION_RULES.items()}
     return {"ufuncs": dict(sorted(ufuncs.items())), "functions": dict(sorted(functions.items()))}
 

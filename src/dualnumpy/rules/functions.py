@@ -1,17 +1,13 @@
-"""The calculus of NumPy's array functions (``__array_function__``), by kind.
+"""The calculus of NumPy's core array functions (``__array_function__``), by kind.
 
-Arguments are first bound to the function's signature, so a rule sees them by
-name whether the caller passed them by position or keyword. A rule line says
-which argument is differentiable and how the tangent follows; ``apply`` does
-the splitting, the tags and the batch axis.
+Kinds and plumbing live in ``_fnkinds``; other tables (linear algebra, FFT, ...)
+sit in sibling modules and join ``FUNCTION_RULES`` at the end of this one.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,206 +15,25 @@ import numpy as np
 from .. import _dispatch, _dual
 from .._tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
 from .._types import ArrayLike
-from ._kinds import Domain, domain
-
-Args = dict[str, Any]
-
-
-# ---------------------------------------------------------------- kinds
-
-
-@dataclass(frozen=True)
-class LinearIn:
-    """Linear in the array argument ``arg``.
-
-    ``tangent(t, ndim, args)`` maps the batched tangent; ``ndim`` is the value's
-    rank, for shifting axes. Without it the function is applied once per
-    direction and the results stacked (correct for any linear function, slower).
-    """
-
-    arg: str
-    tangent: Callable[[ArrayLike, int, Args], ArrayLike] | None
-    domain: Domain
-
-
-@dataclass(frozen=True)
-class LinearInSequence:
-    """Linear in a sequence of arrays (concatenate, stack): constants get zero tangents."""
-
-    arg: str
-    tangent: Callable[[list[ArrayLike], int, Args], ArrayLike]
-    domain: Domain
-
-
-@dataclass(frozen=True)
-class Composite:
-    """The tangent of a composition of supported operations, the value NumPy's own."""
-
-    compose: Callable[..., Any]
-    domain: Domain
-    diff_args: tuple[str, ...] = ("a",)
-
-
-@dataclass(frozen=True)
-class NonDiffFn:
-    """A result with no derivative (indices, shapes, predicates, constants)."""
-
-    why: str
-
-
-@dataclass(frozen=True)
-class UnsupportedFn:
-    fix: str
-
-
-@dataclass(frozen=True)
-class CustomFn:
-    """Full control: ``apply(func, args, tag)`` returns the result."""
-
-    apply: Callable[[Any, Args, int], Any]
-    domain: Domain = field(default_factory=lambda: domain((-3.0, 3.0)))
-
-
-FnRule = LinearIn | LinearInSequence | Composite | NonDiffFn | UnsupportedFn | CustomFn
-
-
-# ---------------------------------------------------------------- plumbing
-
-
-@functools.cache
-def _signature(func: Any) -> inspect.Signature:
-    return inspect.signature(func)
-
-
-def public_name(func: Any) -> str:
-    module = getattr(func, "__module__", "numpy") or "numpy"
-    prefix = "np." + module.removeprefix("numpy").lstrip(".") + "." if module != "numpy" else "np."
-    return prefix.replace("np._core.", "np.").replace("..", ".") + str(func.__name__)
-
-
-def bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Args:
-    bound = _signature(func).bind(*args, **kwargs)
-    out = dict(bound.arguments)
-    for name, param in _signature(func).parameters.items():
-        if param.kind is inspect.Parameter.VAR_KEYWORD and name in out:
-            out.update(out.pop(name))
-    return out
-
-
-def call(func: Any, args: Args) -> Any:
-    """Call ``func`` with bound arguments, positional where the signature insists."""
-    params = list(_signature(func).parameters.values())
-    star = next((i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_POSITIONAL), -1)
-    positional: list[Any] = []
-    keywords: dict[str, Any] = {}
-    for i, param in enumerate(params):
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            positional.extend(args.get(param.name, ()))
-        elif param.kind is inspect.Parameter.POSITIONAL_ONLY or i < star:
-            positional.append(args.get(param.name, param.default))
-        elif param.name in args:
-            keywords[param.name] = args[param.name]
-    names = {p.name for p in params}
-    keywords.update({k: v for k, v in args.items() if k not in names})
-    return func(*positional, **keywords)
-
-
-def _walk(x: Any) -> list[Any]:
-    if isinstance(x, (list, tuple)):
-        return [y for item in x for y in _walk(item)]
-    return [x]
-
-
-def _duals_in(args: Args) -> list[_dual.Dual]:
-    return [x for value in args.values() for x in _walk(value) if isinstance(x, _dual.Dual)]
-
-
-def _value_of(x: Any, tag: int) -> Any:
-    if isinstance(x, _dual.Dual) and x.tag == tag:
-        return x.value
-    if isinstance(x, list):
-        return [_value_of(y, tag) for y in x]
-    if isinstance(x, tuple):
-        return tuple(_value_of(y, tag) for y in x)
-    return x
-
-
-def values_at(args: Args, tag: int) -> Args:
-    return {name: _value_of(value, tag) for name, value in args.items()}
-
-
-def _refuse_duals_outside(name: str, args: Args, allowed: tuple[str, ...], tag: int) -> None:
-    for key, value in args.items():
-        if key in allowed:
-            continue
-        if any(isinstance(x, _dual.Dual) and x.tag == tag for x in _walk(value)):
-            raise TypeError(
-                f"{name}: argument {key!r} takes no derivative and cannot be a Dual; "
-                f"pass its value (d.value)"
-            )
-
-
-def _per_direction(func: Any, arg: str, t: ArrayLike, args: Args) -> ArrayLike:
-    """Apply a linear function to each direction and stack: the fallback batching rule."""
-    outs = [call(func, {**args, arg: t[i]}) for i in range(shape_of(t)[0])]
-    return np.stack(outs)
-
-
-def apply(rule: FnRule, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    bound = bind(func, args, kwargs)
-    if isinstance(rule, UnsupportedFn):
-        _dispatch.unsupported(name, rule.fix)
-    _dispatch.refuse_out(name, bound)
-    duals = _duals_in(bound)
-    tag = max(d.tag for d in duals)
-    if isinstance(rule, NonDiffFn):
-        return call(func, values_at(bound, tag))
-    if isinstance(rule, CustomFn):
-        return rule.apply(func, bound, tag)
-    if isinstance(rule, Composite):
-        _refuse_duals_outside(name, bound, rule.diff_args, tag)
-        ans = call(func, values_at(bound, tag))
-        composed = call(rule.compose, bound)
-        return _replace_value(composed, ans, tag)
-    if isinstance(rule, LinearIn):
-        _refuse_duals_outside(name, bound, (rule.arg,), tag)
-        x = bound[rule.arg]
-        ans = call(func, values_at(bound, tag))
-        t = _dispatch.batched_tangent(x)
-        ndim = len(shape_of(x.value))
-        if rule.tangent is None:
-            t_out = _per_direction(func, rule.arg, t, values_at(bound, tag))
-        else:
-            t_out = rule.tangent(t, ndim, values_at(bound, tag))
-        return _wrap_result(ans, t_out, tag, x.batched)
-    if isinstance(rule, LinearInSequence):
-        _refuse_duals_outside(name, bound, (rule.arg,), tag)
-        items = list(bound[rule.arg])
-        values, tangents, batched = _dispatch.split(items, tag)
-        ans = call(func, {**values_at(bound, tag), rule.arg: values})
-        k = next(shape_of(t)[0] for t in tangents if t is not None)
-        dtype = tangent_dtype(np.result_type(*[dtype_of(v) for v in values]))
-        filled = [np.zeros((k, *shape_of(v)), dtype) if t is None else t
-                  for v, t in zip(values, tangents, strict=True)]
-        ndim = max(len(shape_of(v)) for v in values)
-        return _wrap_result(ans, rule.tangent(filled, ndim, values_at(bound, tag)), tag, batched)
-    raise AssertionError(f"unknown function rule {rule!r}")
-
-
-def _wrap_result(ans: Any, t: Any, tag: int, batched: bool) -> Any:
-    if isinstance(ans, (tuple, list)):
-        return type(ans)(_dispatch.wrap(a, ti, tag, batched) for a, ti in zip(ans, t, strict=True))
-    return _dispatch.wrap(ans, t, tag, batched)
-
-
-def _replace_value(composed: Any, ans: Any, tag: int) -> Any:
-    """Keep the composition's tangent but NumPy's own value."""
-    if isinstance(composed, (tuple, list)):
-        return type(composed)(_replace_value(c, a, tag) for c, a in zip(composed, ans, strict=True))
-    if isinstance(composed, _dual.Dual) and composed.tag == tag:
-        return _dual.make(ans, composed.tangent, tag)
-    return ans
-
+from . import _fnkinds
+from ._fnkinds import (
+    Args,
+    Composite,
+    CustomFn,
+    FnRule,
+    LinearIn,
+    LinearInSequence,
+    NonDiffFn,
+    Sample,
+    UnsupportedFn,
+    _per_direction,
+    _replace_value,
+    _value_of,
+    arr,
+    call,
+    sample,
+    values_at,
+)
 
 # ---------------------------------------------------------------- tangent helpers
 
@@ -239,7 +54,7 @@ def _axis_call(func: Any, *axis_names: str) -> Callable[[ArrayLike, int, Args], 
 
 
 def _default(func: Any, name: str) -> Any:
-    return _signature(func).parameters[name].default
+    return _fnkinds._signature(func).parameters[name].default
 
 
 def _sum_tangent(t: ArrayLike, ndim: int, args: Args) -> ArrayLike:
@@ -385,9 +200,15 @@ def _var(a: Any, axis: Any = None, dtype: Any = None, ddof: float = 0, keepdims:
         ddof = correction
     centered = a - np.mean(a, axis=axis, keepdims=True)
     squares = np.real(centered * np.conjugate(centered)) if np.iscomplexobj(centered) else centered * centered
-    n = np.size(centered) if axis is None else np.prod(
-        [shape_of(centered)[i] for i in np.atleast_1d(axis)])
+    n = _count(centered, axis)
     return np.sum(squares, axis=axis, dtype=dtype, keepdims=keepdims) / max(n - ddof, 0)
+
+
+def _count(a: Any, axis: Any) -> int:
+    """How many entries a reduction over ``axis`` averages: a Python int, so float32 stays float32."""
+    shape = shape_of(a)
+    axes = range(len(shape)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    return math.prod(shape[int(i)] for i in axes)
 
 
 def _std(*args: Any, **kwargs: Any) -> Any:
@@ -398,7 +219,7 @@ def _mean(a: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False, *
           where: Any = True) -> Any:
     if where is not True:
         raise TypeError("np.mean(where=...) is not supported with Duals; use a weighted sum")
-    n = np.size(a) if axis is None else np.prod([shape_of(a)[i] for i in np.atleast_1d(axis)])
+    n = _count(a, axis)
     return np.sum(a, axis=axis, dtype=dtype, keepdims=keepdims) / n
 
 
@@ -463,72 +284,101 @@ def _round(func: Any, args: Args, tag: int) -> Any:
     return _dispatch.wrap(ans, np.zeros_like(t) if not _dispatch.is_dual(t) else 0.0 * t, tag, a.batched)
 
 
-ANY = domain((-3.0, 3.0))
-ANY_C = domain((-3.0, 3.0), complex_ok=True)
+A = arr(3, 4)
+A3 = arr(2, 3, 4, seed=1)
+V = arr(5, seed=2)
+SQ = arr(4, 4, seed=3)
+
+
+def _on_matrix(**kwargs: Any) -> Sample:
+    return sample(A, complex_ok=True, **kwargs)
+
 
 # ---------------------------------------------------------------- the table
 
 FUNCTION_RULES: dict[Any, FnRule] = {
     # --- reductions and statistics
-    np.sum:        LinearIn("a", _sum_tangent, ANY_C),
-    np.mean:       Composite(_mean, ANY_C),
-    np.prod:       Composite(_reduction(np.multiply), ANY_C),
-    np.max:        Composite(_extreme(np.maximum), ANY),
-    np.min:        Composite(_extreme(np.minimum), ANY),
-    np.amax:       Composite(_extreme(np.maximum), ANY),
-    np.amin:       Composite(_extreme(np.minimum), ANY),
-    np.var:        Composite(_var, ANY_C),
-    np.std:        Composite(_std, ANY),
-    np.cumsum:     Composite(_accumulation(np.add), ANY_C),
-    np.cumprod:    Composite(_accumulation(np.multiply), ANY_C),
+    np.sum:        LinearIn("a", _sum_tangent, (_on_matrix(), _on_matrix(axis=1), _on_matrix(axis=(0, 1), keepdims=True),
+                                                sample(A3, axis=-1), sample(V))),
+    np.mean:       Composite(_mean, (_on_matrix(), _on_matrix(axis=0, keepdims=True), sample(A3, axis=(0, 2)))),
+    np.prod:       Composite(_reduction(np.multiply), (_on_matrix(), _on_matrix(axis=1), sample(V * 0 + [0, 2, 3, 1, 2]))),
+    np.max:        Composite(_extreme(np.maximum), (sample(A), sample(A, axis=0), sample(A3, axis=(1, 2), keepdims=True))),
+    np.min:        Composite(_extreme(np.minimum), (sample(A), sample(A, axis=1))),
+    np.amax:       Composite(_extreme(np.maximum), (sample(A, axis=0),)),
+    np.amin:       Composite(_extreme(np.minimum), (sample(A, axis=0),)),
+    np.var:        Composite(_var, (_on_matrix(), _on_matrix(axis=1, ddof=1), sample(A3, axis=(0, 2), keepdims=True))),
+    np.std:        Composite(_std, (sample(A), sample(A, axis=0, ddof=1))),
+    np.cumsum:     Composite(_accumulation(np.add), (_on_matrix(), _on_matrix(axis=1))),
+    np.cumprod:    Composite(_accumulation(np.multiply), (_on_matrix(axis=0), sample(V))),
     # --- shape and structure
-    np.reshape:    LinearIn("a", _reshape_tangent, ANY_C),
-    np.ravel:      LinearIn("a", _ravel_tangent, ANY_C),
-    np.transpose:  LinearIn("a", _transpose_tangent, ANY_C),
-    np.matrix_transpose: LinearIn("x", lambda t, n, a: np.swapaxes(t, -1, -2), ANY_C),
-    np.swapaxes:   LinearIn("a", _axis_call(np.swapaxes, "axis1", "axis2"), ANY_C),
-    np.flip:       LinearIn("m", _axis_call(np.flip, "axis"), ANY_C),
-    np.moveaxis:   LinearIn("a", _moveaxis_tangent, ANY_C),
-    np.squeeze:    LinearIn("a", _squeeze_tangent, ANY_C),
-    np.expand_dims: LinearIn("a", _expand_dims_tangent, ANY_C),
-    np.broadcast_to: LinearIn("array", _broadcast_to_tangent, ANY_C),
-    np.diagonal:   LinearIn("a", _diagonal_tangent, ANY_C),
-    np.trace:      LinearIn("a", _trace_tangent, ANY_C),
-    np.repeat:     LinearIn("a", _repeat_tangent, ANY_C),
-    np.take:       LinearIn("a", _take_tangent, ANY_C),
-    np.take_along_axis: LinearIn("arr", _take_along_axis_tangent, ANY_C),
-    np.copy:       LinearIn("a", lambda t, n, a: np.copy(t), ANY_C),
-    np.real:       LinearIn("val", lambda t, n, a: np.real(t), ANY_C),
-    np.imag:       LinearIn("val", lambda t, n, a: np.imag(t), ANY_C),
-    np.astype:     LinearIn("x", _astype_tangent, ANY),
-    np.concatenate: LinearInSequence("arrays", _concatenate_tangent, ANY_C),
-    np.stack:      LinearInSequence("arrays", _stack_tangent, ANY_C),
+    np.reshape:    LinearIn("a", _reshape_tangent, (_on_matrix(shape=(2, 6)), sample(A3, (4, -1)),
+                                                    sample(A, (12,), order="F"))),
+    np.ravel:      LinearIn("a", _ravel_tangent, (_on_matrix(), sample(A3, order="F"))),
+    np.transpose:  LinearIn("a", _transpose_tangent, (_on_matrix(), sample(A3, (2, 0, 1)))),
+    np.matrix_transpose: LinearIn("x", lambda t, n, a: np.swapaxes(t, -1, -2), (sample(A3, complex_ok=True),)),
+    np.swapaxes:   LinearIn("a", _axis_call(np.swapaxes, "axis1", "axis2"), (sample(A3, 0, 2, complex_ok=True),)),
+    np.flip:       LinearIn("m", _axis_call(np.flip, "axis"), (_on_matrix(), sample(A3, axis=(0, 2)))),
+    np.moveaxis:   LinearIn("a", _moveaxis_tangent, (sample(A3, 0, -1), sample(A3, (0, 1), (2, 0)))),
+    np.squeeze:    LinearIn("a", _squeeze_tangent, (sample(arr(3, 1, 4)), sample(arr(1, 3, 1), axis=2))),
+    np.expand_dims: LinearIn("a", _expand_dims_tangent, (sample(A, 1), sample(A, (0, -1)))),
+    np.broadcast_to: LinearIn("array", _broadcast_to_tangent, (sample(V, (3, 5)), sample(arr(3, 1), (2, 3, 4)))),
+    np.diagonal:   LinearIn("a", _diagonal_tangent, (sample(SQ), sample(A3, 1, 1, 2))),
+    np.trace:      LinearIn("a", _trace_tangent, (sample(SQ, complex_ok=True), sample(A3, -1, 0, 2))),
+    np.repeat:     LinearIn("a", _repeat_tangent, (sample(A, 2), sample(A, [1, 0, 2], axis=0))),
+    np.take:       LinearIn("a", _take_tangent, (sample(A, [0, 5, 5, 11]), sample(A, [[0, 2], [1, 1]], axis=1))),
+    np.take_along_axis: LinearIn("arr", _take_along_axis_tangent,
+                                 (sample(A, np.argsort(A, axis=1), axis=1), sample(V, np.array([4, 0, 0]), axis=None))),
+    np.copy:       LinearIn("a", lambda t, n, a: np.copy(t), (_on_matrix(),)),
+    np.real:       LinearIn("val", lambda t, n, a: np.real(t), (_on_matrix(),)),
+    np.imag:       LinearIn("val", lambda t, n, a: np.imag(t), (_on_matrix(),)),
+    np.astype:     LinearIn("x", _astype_tangent, (sample(A, np.float64), sample(A, np.complex128, float32=False))),
+    np.concatenate: LinearInSequence("arrays", _concatenate_tangent,
+                                     (sample([A, arr(2, 4)], duals=((0, 0), (0, 1)), complex_ok=True),
+                                      sample([A, arr(3, 2)], axis=1, duals=((0, 1),)),
+                                      sample([A, A], axis=None, duals=((0, 0),)))),
+    np.stack:      LinearInSequence("arrays", _stack_tangent,
+                                    (sample([A, A * 2], duals=((0, 0), (0, 1)), complex_ok=True),
+                                     sample([V, V], axis=-1, duals=((0, 1),)))),
     # --- selection
-    np.where:      CustomFn(_where),
-    np.clip:       CustomFn(_clip_apply),
-    np.sort:       CustomFn(_sort),
-    np.round:      CustomFn(_round),
-    np.around:     CustomFn(_round),
+    np.where:      CustomFn(_where, (sample(A > 0, A, arr(3, 4, seed=9), duals=(1, 2)),
+                                     sample(A > 0, A, 0.0, duals=(1,)), sample(V > 0, arr(3, 1), V, duals=(1, 2)))),
+    np.clip:       CustomFn(_clip_apply, (sample(A, -1.0, 1.0), sample(A, arr(3, 4, seed=5) - 1, 1.5, duals=(0, 1)),
+                                          sample(A, None, 0.5))),
+    np.sort:       CustomFn(_sort, (sample(A), sample(A, axis=0), sample(A, axis=None))),
+    np.round:      CustomFn(_round, (sample(A), sample(np.arange(12.0).reshape(3, 4) * 0.1 + 0.025, 1))),
+    np.around:     CustomFn(_round, (sample(A, 1),)),
     # --- products
     np.dot:        Composite(lambda a, b: np.matmul(a, b) if np.ndim(a) and np.ndim(b) else a * b,
-                             domain((-2.0, 2.0), (-2.0, 2.0)), diff_args=("a", "b")),
+                             (sample(A, arr(4, 2), duals=(0, 1), complex_ok=True), sample(V, V, duals=(0, 1)),
+                              sample(A, arr(4), duals=(1,))), diff_args=("a", "b")),
     # --- results without a derivative
-    np.all:        NonDiffFn("predicate"),
-    np.any:        NonDiffFn("predicate"),
-    np.argmax:     NonDiffFn("index"),
-    np.argmin:     NonDiffFn("index"),
-    np.argsort:    NonDiffFn("index"),
-    np.nonzero:    NonDiffFn("index"),
-    np.shape:      NonDiffFn("shape"),
-    np.ndim:       NonDiffFn("shape"),
-    np.size:       NonDiffFn("shape"),
-    np.zeros_like: NonDiffFn("constant"),
-    np.ones_like:  NonDiffFn("constant"),
+    np.all:        NonDiffFn("predicate", (sample(A),)),
+    np.any:        NonDiffFn("predicate", (sample(A, axis=0),)),
+    np.argmax:     NonDiffFn("index", (sample(A), sample(A, axis=1))),
+    np.argmin:     NonDiffFn("index", (sample(A, axis=0),)),
+    np.argsort:    NonDiffFn("index", (sample(A, axis=1),)),
+    np.nonzero:    NonDiffFn("index", (sample(A),)),
+    np.shape:      NonDiffFn("shape", (sample(A3),)),
+    np.ndim:       NonDiffFn("shape", (sample(A3),)),
+    np.size:       NonDiffFn("shape", (sample(A3),)),
+    np.zeros_like: NonDiffFn("constant", (sample(A),)),
+    np.ones_like:  NonDiffFn("constant", (sample(A),)),
     np.empty_like: NonDiffFn("constant"),
-    np.full_like:  NonDiffFn("constant"),
-    np.isclose:    NonDiffFn("predicate"),
-    np.allclose:   NonDiffFn("predicate"),
-    np.array_equal: NonDiffFn("predicate"),
-    np.iscomplexobj: NonDiffFn("predicate"),
-    np.isrealobj:  NonDiffFn("predicate"),
+    np.full_like:  NonDiffFn("constant", (sample(A, 2.5),)),
+    np.isclose:    NonDiffFn("predicate", (sample(A, A + 1e-12, duals=(0, 1)),)),
+    np.allclose:   NonDiffFn("predicate", (sample(A, A, duals=(0, 1)),)),
+    np.array_equal: NonDiffFn("predicate", (sample(A, A, duals=(0,)),)),
+    np.iscomplexobj: NonDiffFn("predicate", (sample(A),)),
+    np.isrealobj:  NonDiffFn("predicate", (sample(A),)),
+    # --- in place: a Dual is immutable
+    np.put:        UnsupportedFn("it writes in place and a Dual is immutable; use d.at[indices].set(values)",
+                                 (sample(A, [0, 1], [1.0, 2.0]),)),
+    np.put_along_axis: UnsupportedFn("it writes in place; use d.at[...].set(values) with the same indices, "
+                                     "or np.where", (sample(A, np.zeros((3, 1), int), 1.0, 1),)),
+    np.place:      UnsupportedFn("it writes in place; use np.where(mask, values, d)", (sample(A, A > 0, [1.0]),)),
+    np.putmask:    UnsupportedFn("it writes in place; use np.where(mask, values, d)", (sample(A, A > 0, 1.0),)),
+    np.copyto:     UnsupportedFn("it writes in place; use dst = np.where(mask, src, dst) or dst = src",
+                                 (sample(A, A, duals=(1,)),)),
+    np.fill_diagonal: UnsupportedFn("it writes in place; use d.at[np.diag_indices(n)].set(value)",
+                                    (sample(SQ, 1.0),)),
 }
