@@ -19,8 +19,8 @@ def test_readme_table_matches_the_rule_tables() -> None:
     begin, end = "<!-- supported:begin -->\n", "<!-- supported:end -->"
     table = readme[readme.index(begin) + len(begin):readme.index(end)]
     assert table == supported_markdown(), (
-        "README.md's supported-operations table is stale; regenerate it from "
-        "dualnumpy._support.supported_markdown()")
+        "README.md's supported-operations table is stale; regenerate it with "
+        "python -m dualnumpy._support README.md")
 
 
 def test_readme_shows_the_two_setup_commands_first() -> None:

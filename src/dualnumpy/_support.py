@@ -55,3 +55,20 @@ def supported_markdown() -> str:
 # The string ufuncs are refused too, but listing forty of them would bury the table.
 _SHOWN_UNSUPPORTED = {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_count", "invert",
                       "left_shift", "right_shift", "gcd", "lcm"}
+
+
+def update_readme(path: str) -> None:
+    """Rewrite the generated table between the README's markers."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    begin, end = "<!-- supported:begin -->\n", "<!-- supported:end -->"
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(head + begin + supported_markdown() + end + tail)
+
+
+if __name__ == "__main__":  # python -m dualnumpy._support README.md
+    import sys
+
+    update_readme(sys.argv[1])
