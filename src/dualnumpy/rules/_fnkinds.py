@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import _dispatch, _dual
-from .._tangent import dtype_of, shape_of, tangent_dtype
+from .._tangent import dtype_of, shape_of, shift_axis, tangent_dtype
 from .._types import ArrayLike
 
 Args = dict[str, Any]
@@ -253,3 +253,25 @@ def _replace_value(composed: Any, ans: Any, tag: int) -> Any:
     if isinstance(composed, _dual.Dual) and composed.tag == tag:
         return _dual.make(ans, composed.tangent, tag)
     return ans
+
+
+# ---------------------------------------------------------------- helpers for rule lines
+
+
+def _axis_call(func: Any, *axis_names: str) -> Callable[[ArrayLike, int, Args], ArrayLike]:
+    """Call ``func`` on the tangent with the named axis arguments shifted past the batch axis."""
+
+    def tangent(t: ArrayLike, ndim: int, args: Args) -> ArrayLike:
+        first = next(iter(args))
+        shifted = {key: (shift_axis(value, ndim) if key in axis_names else value)
+                   for key, value in args.items() if key != first}
+        for key in axis_names:
+            if key not in args:
+                shifted[key] = shift_axis(_default(func, key), ndim)
+        return func(t, **shifted)
+
+    return tangent
+
+
+def _default(func: Any, name: str) -> Any:
+    return _signature(func).parameters[name].default

@@ -15,7 +15,6 @@ import numpy as np
 from .. import _dispatch, _dual
 from .._tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
 from .._types import ArrayLike
-from . import _fnkinds
 from ._fnkinds import (
     Args,
     Composite,
@@ -26,6 +25,8 @@ from ._fnkinds import (
     NonDiffFn,
     Sample,
     UnsupportedFn,
+    _axis_call,
+    public_name,
     _per_direction,
     _replace_value,
     _value_of,
@@ -36,25 +37,6 @@ from ._fnkinds import (
 )
 
 # ---------------------------------------------------------------- tangent helpers
-
-
-def _axis_call(func: Any, *axis_names: str) -> Callable[[ArrayLike, int, Args], ArrayLike]:
-    """Call ``func`` on the tangent with the named axis arguments shifted past the batch axis."""
-
-    def tangent(t: ArrayLike, ndim: int, args: Args) -> ArrayLike:
-        first = next(iter(args))
-        shifted = {key: (shift_axis(value, ndim) if key in axis_names else value)
-                   for key, value in args.items() if key != first}
-        for key in axis_names:
-            if key not in args:
-                shifted[key] = shift_axis(_default(func, key), ndim)
-        return func(t, **shifted)
-
-    return tangent
-
-
-def _default(func: Any, name: str) -> Any:
-    return _fnkinds._signature(func).parameters[name].default
 
 
 def _sum_tangent(t: ArrayLike, ndim: int, args: Args) -> ArrayLike:
@@ -382,3 +364,23 @@ FUNCTION_RULES: dict[Any, FnRule] = {
     np.fill_diagonal: UnsupportedFn("it writes in place; use d.at[np.diag_indices(n)].set(value)",
                                     (sample(SQ, 1.0),)),
 }
+
+
+# ---------------------------------------------------------------- the sibling tables
+
+def _merge(*tables: dict[Any, FnRule]) -> None:
+    """Join the sibling tables, refusing a function registered twice."""
+    for table in tables:
+        twice = FUNCTION_RULES.keys() & table.keys()
+        if twice:
+            raise ImportError(f"functions registered twice: {sorted(public_name(f) for f in twice)}")
+        FUNCTION_RULES.update(table)
+
+
+from .fft import FFT_RULES  # noqa: E402  (the siblings import this module's helpers)
+from .linalg import LINALG_RULES  # noqa: E402
+from .products import PRODUCT_RULES  # noqa: E402
+from .statistics import STATISTICS_RULES  # noqa: E402
+from .structure import STRUCTURE_RULES  # noqa: E402
+
+_merge(LINALG_RULES, FFT_RULES, PRODUCT_RULES, STATISTICS_RULES, STRUCTURE_RULES)

@@ -1,0 +1,10 @@
+"""The calculus of np.linalg: one line per function (see rules/_fnkinds.py for the kinds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._fnkinds import FnRule
+
+LINALG_RULES: dict[Any, FnRule] = {
+}
