@@ -26,12 +26,12 @@ from ._fnkinds import (
     Sample,
     UnsupportedFn,
     _axis_call,
-    public_name,
     _per_direction,
     _replace_value,
     _value_of,
     arr,
     call,
+    public_name,
     sample,
     values_at,
 )
