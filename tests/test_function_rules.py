@@ -258,3 +258,23 @@ def test_unsupported_functions_raise_naming_the_fix(func: Any, rule: Any) -> Non
                 return
     pytest.fail(f"{public_name(func)} did not raise dualnumpy's TypeError (give its rule a sample): "
                 f"{messages}")
+
+
+LINEAR_WITH_BATCHING = [c for c in CASES
+                        if isinstance(FUNCTION_RULES[c.values[0]], LinearIn)
+                        and FUNCTION_RULES[c.values[0]].tangent is not None]
+
+
+@pytest.mark.parametrize("func,s", LINEAR_WITH_BATCHING)
+def test_batching_rule_agrees_with_the_per_direction_fallback(func: Any, s: Sample) -> None:
+    """A linear rule's batched tangent equals applying the function once per direction."""
+    from dualnumpy.rules._fnkinds import _per_direction, bind
+
+    rule = FUNCTION_RULES[func]
+    primals = _primals(s)
+    bound = bind(func, _with(s.args, primals), dict(s.kwargs))
+    x = bound[rule.arg]
+    t = np.random.default_rng(8).standard_normal((3, *np.shape(x)))
+    batched = rule.tangent(t, np.ndim(x), bound)
+    looped = _per_direction(func, rule.arg, t, bound)
+    np.testing.assert_allclose(batched, looped, rtol=1e-13, atol=1e-13)
