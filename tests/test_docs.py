@@ -26,8 +26,9 @@ def test_readme_table_matches_the_rule_tables() -> None:
 def test_readme_shows_the_two_setup_commands_first() -> None:
     readme = (ROOT / "README.md").read_text()
     head = readme[:readme.index("## Quickstart")]
-    assert 'python -m pip install -e ".[test]" && python examples/quickstart.py' in head
-    assert 'python -m pip install -e ".[test]" && python -m pytest' in head
+    first, second = [line for line in head.splitlines() if line.startswith("python -m pip install")][:2]
+    assert first.startswith('python -m pip install -e ".[test]" && python -m dualnumpy check')
+    assert second.startswith('python -m pip install -e ".[test]" && python -m pytest')
 
 
 def test_quickstart_numbers() -> None:
@@ -51,3 +52,15 @@ def test_quickstart_runs_as_a_script() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")],
                           capture_output=True, text=True, timeout=120, check=True)
     assert "grad f(x)" in done.stdout
+
+
+def test_readme_harness_example_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Checking derivatives"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n\n```")]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("compare f: Jacobian of 2 output entries by 2 input entries")
+    assert lines[-1] == "result: agree"

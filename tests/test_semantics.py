@@ -229,3 +229,13 @@ def test_complex_holomorphic_and_r_linear_maps() -> None:
     # |z| at 0: the minimum-norm subgradient, 0
     _, t0 = dn.jvp(np.abs, (np.array([0j]),), (np.array([1 + 1j]),))
     np.testing.assert_array_equal(t0, [0.0])
+
+
+def test_sort_at_ties_follows_numpys_permutation() -> None:
+    x = np.array([2.0, 1.0, 2.0])
+    t = np.array([10.0, 20.0, 30.0])
+    out = np.sort(dn.Dual(x, t))
+    order = np.argsort(x)
+    np.testing.assert_array_equal(out.value, x[order])
+    np.testing.assert_array_equal(out.tangent, t[order])
+    assert np.sum(out).tangent == t.sum()

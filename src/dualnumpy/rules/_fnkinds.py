@@ -131,8 +131,46 @@ def public_name(func: Any) -> str:
     return prefix.replace("np._core.", "np.").replace("..", ".") + str(func.__name__)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A signature digested once per function: bind and call run on every dispatch."""
+
+    simple: bool  # no *args, no **kwargs
+    positional: tuple[str, ...]  # may be passed by position
+    keyword_ok: frozenset[str]  # may be passed by keyword
+    required: frozenset[str]
+    order: tuple[str, ...]
+    steps: tuple[tuple[str, str, Any], ...]  # (name, "star" | "pos" | "kw", default) for call
+    names: frozenset[str]
+
+
+@functools.cache
+def _plan(func: Any) -> _Plan:
+    P = inspect.Parameter
+    params = list(_signature(func).parameters.values())
+    star = next((i for i, p in enumerate(params) if p.kind is P.VAR_POSITIONAL), -1)
+    steps = tuple((p.name, "star" if p.kind is P.VAR_POSITIONAL else
+                   "pos" if p.kind is P.POSITIONAL_ONLY or i < star else "kw", p.default)
+                  for i, p in enumerate(params))
+    return _Plan(
+        simple=not any(p.kind in (P.VAR_POSITIONAL, P.VAR_KEYWORD) for p in params),
+        positional=tuple(p.name for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)),
+        keyword_ok=frozenset(p.name for p in params if p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)),
+        required=frozenset(p.name for p in params
+                           if p.default is P.empty and p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD)),
+        order=tuple(p.name for p in params), steps=steps, names=frozenset(p.name for p in params))
+
+
 def bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Args:
-    bound = _signature(func).bind(*args, **kwargs)
+    """The arguments by name, in the signature's order (what inspect's bind gives)."""
+    plan = _plan(func)
+    if plan.simple and len(args) <= len(plan.positional):  # the fast path: no *args/**kwargs
+        given = dict(zip(plan.positional, args, strict=False))
+        if all(k in plan.keyword_ok and k not in given for k in kwargs):
+            given.update(kwargs)
+            if plan.required <= given.keys():
+                return {name: given[name] for name in plan.order if name in given}
+    bound = _signature(func).bind(*args, **kwargs)  # also raises NumPy's TypeError for bad calls
     out = dict(bound.arguments)
     for name, param in _signature(func).parameters.items():
         if param.kind is inspect.Parameter.VAR_KEYWORD and name in out:
@@ -142,19 +180,17 @@ def bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Args:
 
 def call(func: Any, args: Args) -> Any:
     """Call ``func`` with bound arguments, positional where the signature insists."""
-    params = list(_signature(func).parameters.values())
-    star = next((i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_POSITIONAL), -1)
+    plan = _plan(func)
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
-    for i, param in enumerate(params):
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            positional.extend(args.get(param.name, ()))
-        elif param.kind is inspect.Parameter.POSITIONAL_ONLY or i < star:
-            positional.append(args.get(param.name, param.default))
-        elif param.name in args:
-            keywords[param.name] = args[param.name]
-    names = {p.name for p in params}
-    keywords.update({k: v for k, v in args.items() if k not in names})
+    for name, how, default in plan.steps:
+        if how == "star":
+            positional.extend(args.get(name, ()))
+        elif how == "pos":
+            positional.append(args.get(name, default))
+        elif name in args:
+            keywords[name] = args[name]
+    keywords.update({k: v for k, v in args.items() if k not in plan.names})
     return func(*positional, **keywords)
 
 
@@ -196,6 +232,8 @@ def _refuse_duals_outside(name: str, args: Args, allowed: tuple[str, ...], tag: 
 def _per_direction(func: Any, arg: str, t: ArrayLike, args: Args) -> ArrayLike:
     """Apply a linear function to each direction and stack: the fallback batching rule."""
     outs = [call(func, {**args, arg: t[i]}) for i in range(shape_of(t)[0])]
+    if outs and isinstance(outs[0], (tuple, list)):  # several outputs (split, unstack): stack each
+        return type(outs[0])(np.stack([out[j] for out in outs]) for j in range(len(outs[0])))
     return np.stack(outs)
 
 
@@ -205,6 +243,8 @@ def apply(rule: FnRule, func: Any, name: str, args: tuple[Any, ...], kwargs: dic
     bound = bind(func, args, kwargs)
     _dispatch.refuse_out(name, bound)
     duals = _duals_in(bound)
+    if not duals:  # only like=a Dual (NumPy strips it): the data are plain, so is the result
+        return call(func, bound)
     tag = max(d.tag for d in duals)
     if isinstance(rule, NonDiffFn):
         return call(func, values_at(bound, tag))
@@ -230,13 +270,16 @@ def apply(rule: FnRule, func: Any, name: str, args: tuple[Any, ...], kwargs: dic
         _refuse_duals_outside(name, bound, (rule.arg,), tag)
         items = list(bound[rule.arg])
         values, tangents, batched = _dispatch.split(items, tag)
+        # Nested lists of plain numbers are constants: as arrays, so that their shapes count.
+        values = [np.asarray(v) if isinstance(v, (list, tuple)) else v for v in values]
         ans = call(func, {**values_at(bound, tag), rule.arg: values})
         k = next(shape_of(t)[0] for t in tangents if t is not None)
         dtype = tangent_dtype(np.result_type(*[dtype_of(v) for v in values]))
         filled = [np.zeros((k, *shape_of(v)), dtype) if t is None else t
                   for v, t in zip(values, tangents, strict=True)]
         ndim = max(len(shape_of(v)) for v in values)
-        return _wrap_result(ans, rule.tangent(filled, ndim, values_at(bound, tag)), tag, batched)
+        t_out = rule.tangent(filled, ndim, {**values_at(bound, tag), rule.arg: values})
+        return _wrap_result(ans, t_out, tag, batched)
     raise AssertionError(f"unknown function rule {rule!r}")
 
 
@@ -251,7 +294,13 @@ def _replace_value(composed: Any, ans: Any, tag: int) -> Any:
     if isinstance(composed, (tuple, list)):
         return type(composed)(_replace_value(c, a, tag) for c, a in zip(composed, ans, strict=True))
     if isinstance(composed, _dual.Dual) and composed.tag == tag:
-        return _dual.make(ans, composed.tangent, tag)
+        # The tangent follows NumPy's result dtype, as wrap() does (np.interp gives float64
+        # for float32 input; a composition on the float32 values would not).
+        t = composed.tangent
+        dtype = tangent_dtype(dtype_of(ans))
+        if isinstance(t, np.ndarray) and t.dtype != dtype:
+            t = t.astype(dtype)
+        return _dual.make(ans, t, tag)
     return ans
 
 

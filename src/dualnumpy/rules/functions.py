@@ -329,10 +329,7 @@ FUNCTION_RULES: dict[Any, FnRule] = {
     np.sort:       CustomFn(_sort, (sample(A), sample(A, axis=0), sample(A, axis=None))),
     np.round:      CustomFn(_round, (sample(A), sample(np.arange(12.0).reshape(3, 4) * 0.1 + 0.025, 1))),
     np.around:     CustomFn(_round, (sample(A, 1),)),
-    # --- products
-    np.dot:        Composite(lambda a, b: np.matmul(a, b) if np.ndim(a) and np.ndim(b) else a * b,
-                             (sample(A, arr(4, 2), duals=(0, 1), complex_ok=True), sample(V, V, duals=(0, 1)),
-                              sample(A, arr(4), duals=(1,))), diff_args=("a", "b")),
+    # --- products: np.dot and the other bilinear products live in products.py
     # --- results without a derivative
     np.all:        NonDiffFn("predicate", (sample(A),)),
     np.any:        NonDiffFn("predicate", (sample(A, axis=0),)),

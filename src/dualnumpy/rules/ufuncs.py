@@ -308,7 +308,8 @@ UFUNC_RULES: dict[np.ufunc, Rule] = {
     np.fmax:         _extremum(lambda x, y: (x > y) | np.isnan(y)),
     np.fmin:         _extremum(lambda x, y: (x < y) | np.isnan(y)),
     # y keeps one sign: copysign jumps at y = 0 (and has a kink at x = 0)
-    np.copysign:     Elementwise((lambda ans, x, y: np.copysign(1.0, x) * np.copysign(1.0, y), ZERO),
+    # |x| sign(y): flat at x = 0, as abs'(0) = 0
+    np.copysign:     Elementwise((lambda ans, x, y: np.sign(x) * np.copysign(1.0, y), ZERO),
                                  domain((0.2, 3.0), (-3.0, -0.2))),
     np.heaviside:    Elementwise((ZERO, lambda ans, x, h: x == 0), domain((0.2, 3.0), (0.0, 1.0))),
     np.nextafter:    Elementwise((ONE, ZERO), PAIR),

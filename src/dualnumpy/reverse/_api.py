@@ -1,0 +1,291 @@
+"""The functional front end of the reverse reference: vjp, grad, jacrev, covered."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import rules
+from ._node import Var, backward, inexact_dtype
+
+Fun = Callable[..., Any]
+
+
+def _as_primal(x: Any, where: str) -> np.ndarray[Any, Any]:
+    """An input as a leaf value: integers become float64, bools are refused."""
+    if isinstance(x, Var):
+        raise TypeError(f"{where} is already a reverse Var; nesting is not supported by the reference")
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{where} is boolean and has no derivative")
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{where} is a {type(x).__name__}, not an array or a number") from None
+    kind = array.dtype.kind
+    if kind in "iu":
+        return array.astype(np.float64)
+    if kind not in "fc":
+        raise TypeError(f"{where} has dtype {array.dtype}; derivatives need float or complex inputs")
+    return array
+
+
+def _plain(x: Any) -> Any:
+    """A Var's value as NumPy would return it (a NumPy scalar for 0-d)."""
+    if isinstance(x, Var):
+        return x.value[()] if x.value.ndim == 0 else x.value
+    return x
+
+
+def _is_node(tree: Any) -> bool:
+    return isinstance(tree, (tuple, list, dict))
+
+
+def _flatten(tree: Any) -> tuple[list[Any], Callable[[Sequence[Any]], Any]]:
+    """The leaves of nested tuples, lists (named tuples too) and dicts, and how to rebuild."""
+    if not _is_node(tree):
+        return [tree], lambda leaves: leaves[0]
+    keys = list(tree) if isinstance(tree, dict) else list(range(len(tree)))
+    parts = [_flatten(tree[k]) for k in keys]
+    sizes = [len(leaves) for leaves, _ in parts]
+
+    def rebuild(leaves: Sequence[Any]) -> Any:
+        items, start = [], 0
+        for (_, sub), n in zip(parts, sizes, strict=True):
+            items.append(sub(leaves[start:start + n]))
+            start += n
+        if isinstance(tree, dict):
+            return dict(zip(keys, items, strict=True))
+        if hasattr(tree, "_fields"):  # a named tuple such as slogdet's result
+            return type(tree)(*items)
+        return type(tree)(items)
+
+    return [leaf for leaves, _ in parts for leaf in leaves], rebuild
+
+
+def _flatten_like(template: Any, tree: Any, where: str) -> list[Any]:
+    """The leaves of ``tree``, which has the structure of ``template`` (None: all None)."""
+    if not _is_node(template):
+        return [tree]
+    keys = list(template) if isinstance(template, dict) else list(range(len(template)))
+    if tree is None:
+        return [leaf for k in keys for leaf in _flatten_like(template[k], None, where)]
+    if isinstance(template, dict):
+        if not isinstance(tree, dict) or set(tree) != set(keys):
+            raise ValueError(f"{where}: the output is a dict with keys {keys}; pass a cotangent dict "
+                             f"with the same keys")
+    elif not isinstance(tree, (tuple, list)) or len(tree) != len(template):
+        raise ValueError(f"{where}: the output is a {type(template).__name__} of {len(template)} "
+                         f"entries; pass a tuple of {len(template)} cotangents")
+    return [leaf for k in keys for leaf in _flatten_like(template[k], tree[k], f"{where}[{k!r}]")]
+
+
+def vjp(f: Fun, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """Value of ``f`` at ``primals`` and its vector-Jacobian product, by reverse mode.
+
+    Parameters
+    ----------
+    f : callable
+        A function of ``len(primals)`` arrays written with NumPy. It returns an
+        array, or tuples, lists or dicts of arrays (nested freely).
+    *primals : array_like
+        The point. Integers are promoted to float64; float32 and complex stay.
+
+    Returns
+    -------
+    out : ndarray or tuple or list or dict
+        ``f(*primals)``, computed by NumPy (Vars replaced by their values).
+    vjp_fn : callable
+        ``vjp_fn(cotangent)`` returns a tuple with one cotangent per primal, of
+        the primal's shape and dtype. ``cotangent`` matches ``out``: an array of
+        its shape, or the same nesting of tuples, lists and dicts (``None`` for
+        an output to ignore; outputs without derivative, such as integers, are
+        ignored). A real output needs a real cotangent.
+
+    Notes
+    -----
+    ``vjp_fn`` is the adjoint of the JVP for the real inner product
+    ``<u, v> = Re(sum(conj(u) * v))``: ``<w, J v> = <vjp_fn(w), v>``. For a
+    holomorphic ``f`` with complex Jacobian ``J`` it returns ``conj(J).T @ w``;
+    for real ``f`` the gradient of ``Re(vdot(w, f(x)))``; for a real function
+    of a complex ``z = x + iy`` it returns ``df/dx + i df/dy``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dualnumpy import reverse
+    >>> out, vjp_fn = reverse.vjp(lambda x, y: np.sin(x) * y, np.array([0.0, 1.0]), 2.0)
+    >>> vjp_fn(np.array([1.0, 1.0]))
+    (array([2.        , 1.08060461]), np.float64(0.8414709848078965))
+    """
+    leaves = [Var(_as_primal(p, f"primal {i}")) for i, p in enumerate(primals)]
+    result = f(*leaves)
+    outs, rebuild = _flatten(result)
+    out = rebuild([_plain(o) for o in outs])
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        cots = _flatten_like(result, cotangent, "vjp_fn: cotangent")
+        roots = []
+        for i, (o, c) in enumerate(zip(outs, cots, strict=True)):
+            if not isinstance(o, Var) or c is None:
+                continue
+            c = np.asarray(c)
+            if c.shape != o.shape:
+                raise ValueError(f"vjp_fn: cotangent leaf {i} has shape {c.shape}, but output leaf {i} "
+                                 f"has shape {o.shape}")
+            if c.dtype.kind == "c" and o.dtype.kind != "c":
+                raise TypeError(f"vjp_fn: cotangent leaf {i} is complex but output leaf {i} is real; "
+                                f"pass a real cotangent")
+            if c.dtype.kind not in "iufc":
+                raise TypeError(f"vjp_fn: cotangent leaf {i} has dtype {c.dtype}; pass numbers")
+            roots.append((o, c.astype(inexact_dtype(o.dtype), copy=False)))
+        grads = backward(roots, leaves) if roots else [None] * len(leaves)
+        finished = []
+        for leaf, g in zip(leaves, grads, strict=True):
+            array = np.zeros(leaf.shape, inexact_dtype(leaf.dtype)) if g is None else np.array(g)
+            finished.append(array[()] if array.ndim == 0 else array)
+        return tuple(finished)
+
+    return out, vjp_fn
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not isinstance(n, int) or not -nargs <= n < nargs:
+            raise ValueError(f"{name}: argnums {argnums!r} is out of range for {nargs} arguments")
+    return tuple(n % nargs for n in nums)
+
+
+def _partial_vjp(f: Fun, args: tuple[Any, ...], kwargs: dict[str, Any], nums: tuple[int, ...]
+                 ) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """vjp with respect to the arguments ``nums`` only; the others are constants."""
+
+    def restricted(*diff: Any) -> Any:
+        full = list(args)
+        for n, d in zip(nums, diff, strict=True):
+            full[n] = d
+        return f(*full, **kwargs)
+
+    return vjp(restricted, *(args[n] for n in nums))
+
+
+def grad(f: Fun, argnums: int | Sequence[int] = 0) -> Fun:
+    """The gradient of a real scalar function, by one reverse pass.
+
+    Parameters
+    ----------
+    f : callable
+        Returns a real scalar.
+    argnums : int or tuple of int
+        Which positional arguments to differentiate; a tuple gives a tuple of
+        gradients.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dualnumpy import reverse
+    >>> reverse.grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    >>> reverse.grad(lambda a, b: a * b, argnums=(0, 1))(3, 4)
+    (np.float64(4.0), np.float64(3.0))
+    """
+
+    @functools.wraps(f)
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums(argnums, len(args), "grad")
+        out, vjp_fn = _partial_vjp(f, args, kwargs, nums)
+        if _is_node(out):
+            raise TypeError(f"grad needs a function with a scalar output; got a {type(out).__name__}. "
+                            f"Use vjp or jacrev")
+        value = np.asarray(out)
+        if value.shape != ():
+            raise TypeError(f"grad needs a function with a scalar output; got shape {value.shape}. "
+                            f"Use jacrev for arrays")
+        if value.dtype.kind not in "iuf":
+            raise TypeError(f"grad needs a real output; got dtype {value.dtype}")
+        grads = vjp_fn(np.ones((), dtype=inexact_dtype(value.dtype)))
+        return grads[0] if isinstance(argnums, int) else grads
+
+    return grad_f
+
+
+def jacrev(f: Fun, argnums: int | Sequence[int] = 0) -> Fun:
+    """The Jacobian by reverse mode: one backward pass per output element.
+
+    Each Jacobian has the shape ``out.shape + in.shape``. With a tuple
+    ``argnums`` each output's Jacobian is a tuple over the arguments; several
+    outputs (tuples, lists, dicts) give the same structure of Jacobians. Inputs must be real; a complex
+    output gets a complex Jacobian (two passes per element, for the real and
+    imaginary parts).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dualnumpy import reverse
+    >>> reverse.jacrev(lambda x: x[::-1] * 2)(np.array([1.0, 2.0]))
+    array([[0., 2.],
+           [2., 0.]])
+    """
+
+    @functools.wraps(f)
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums(argnums, len(args), "jacrev")
+        out, vjp_fn = _partial_vjp(f, args, kwargs, nums)
+        inputs = [_as_primal(args[n], f"argument {n}") for n in nums]
+        for n, x in zip(nums, inputs, strict=True):
+            if x.dtype.kind == "c":
+                raise TypeError(f"jacrev: argument {n} is complex; jacrev differentiates real inputs. "
+                                f"Use vjp (the adjoint of the JVP) for complex inputs")
+        leaves, rebuild = _flatten(out)
+        outs = [np.asarray(o) for o in leaves]
+        jacobians = []
+        for k, o in enumerate(outs):
+            rows: list[list[Any]] = [[] for _ in inputs]
+            differentiable = o.dtype.kind in "fc"
+            parts = [1.0, 1j] if o.dtype.kind == "c" else [1.0]
+            for idx in np.ndindex(*o.shape) if differentiable else ():
+                pulled = []
+                for unit in parts:
+                    seed = np.zeros(o.shape, dtype=o.dtype)
+                    seed[idx] = unit
+                    pulled.append(vjp_fn(rebuild([seed if j == k else None for j in range(len(outs))])))
+                for j in range(len(inputs)):
+                    row = np.asarray(pulled[0][j])
+                    if len(pulled) == 2:
+                        row = row + 1j * np.asarray(pulled[1][j])
+                    rows[j].append(row)
+            per_input = []
+            for j, x in enumerate(inputs):
+                dtype = np.result_type(o.dtype if differentiable else np.float64, x.dtype)
+                block = (np.stack(rows[j]).astype(dtype) if rows[j]
+                         else np.zeros((o.size, *x.shape), dtype=dtype))
+                jac = np.reshape(block, o.shape + x.shape)
+                per_input.append(jac[()] if jac.ndim == 0 else jac)
+            jacobians.append(per_input[0] if isinstance(argnums, int) else tuple(per_input))
+        return rebuild(jacobians)
+
+    return jacobian_f
+
+
+def covered() -> dict[str, list[str]]:
+    """What the reference has VJP rules for.
+
+    Returns
+    -------
+    dict
+        ``"ufuncs"`` (ufunc names as NumPy spells them, ``"sin"``),
+        ``"ufunc.reduce"`` and ``"ufunc.accumulate"`` (the ufuncs whose methods
+        are covered), ``"functions"`` (NumPy functions by their path under
+        ``numpy``: ``"sum"``, ``"linalg.inv"``) and ``"methods"`` (Var indexing
+        and functional updates). Anything else raises :class:`NoReference`.
+
+    Examples
+    --------
+    >>> from dualnumpy import reverse
+    >>> "sin" in reverse.covered()["ufuncs"], "linalg.det" in reverse.covered()["functions"]
+    (True, True)
+    """
+    return rules.covered()
