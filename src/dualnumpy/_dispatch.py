@@ -33,8 +33,13 @@ def is_dual(x: Any) -> bool:
     return isinstance(x, _dual.Dual)
 
 
+_OWN_TYPES = frozenset({np.ndarray, float, int, complex, bool, np.float64, np.float32, type(None)})
+
+
 def foreign(x: Any) -> bool:
     """Another library's array type: let it (or NumPy) decide, as NEP 13 asks."""
+    if type(x) in _OWN_TYPES:
+        return False
     if isinstance(x, (_dual.Dual, np.ndarray, *_PLAIN_SCALARS)) or x is None:
         return False
     return hasattr(type(x), "__array_ufunc__") or hasattr(type(x), "__array_function__")
@@ -49,6 +54,8 @@ def batched_tangent(x: Any) -> ArrayLike:
     t = x.tangent
     if len(shape_of(t)) != len(shape_of(x.value)):
         return t
+    if type(t) is np.ndarray:
+        return t[None]
     if isinstance(t, (float, int, complex)):
         return np.array([t], dtype=tangent_dtype(dtype_of(x.value)))
     return t[None]
@@ -67,13 +74,16 @@ def split(args: Sequence[Any], tag: int) -> tuple[list[Any], list[Any], bool]:
     unbatched = False
     for x in args:
         if isinstance(x, _dual.Dual) and x.tag == tag:
-            values.append(x.value)
-            t = batched_tangent(x)
-            tangents.append(t)
-            if x.batched:
+            value = x.value
+            values.append(value)
+            t = x.tangent
+            t_shape = shape_of(t)
+            if len(t_shape) != len(shape_of(value)):  # stored with its batch axis already
+                tangents.append(t)
                 batched = True
-                ks.add(shape_of(t)[0])
+                ks.add(t_shape[0])
             else:
+                tangents.append(t[None] if type(t) is np.ndarray else batched_tangent(x))
                 unbatched = True
         else:
             values.append(x)
@@ -213,8 +223,13 @@ def _reduce(uf: np.ufunc, rule: Any, values: list[Any], t: Any, kwargs: dict[str
     kept_shape = tuple(shape_of(x)[i] for i in kept)
     n = math.prod(shape_of(x)[i] for i in axes)
     k = shape_of(t)[0]
-    xc = np.reshape(np.transpose(x, kept + axes), (*kept_shape, n))
-    tc = np.reshape(np.transpose(t, (0, *(i + 1 for i in kept + axes))), (k, *kept_shape, n))
+    order = kept + axes
+    if order == tuple(range(ndim)):  # reduced axes already last: no transpose needed
+        xc = x.reshape((*kept_shape, n)) if ndim else np.reshape(x, (1,))
+        tc = t.reshape((k, *kept_shape, n))
+    else:
+        xc = np.reshape(np.transpose(x, order), (*kept_shape, n))
+        tc = np.reshape(np.transpose(t, (0, *(i + 1 for i in order))), (k, *kept_shape, n))
     # Without initial=, NumPy folds from the identity: np.hypot.reduce([-1.5]) is 1.5, not -1.5.
     initial = kwargs.get("initial", uf.identity if uf not in ufunc_table.REDUCERS else None)
     if initial is not None:

@@ -17,6 +17,8 @@ from ._types import ArrayLike
 
 def shape_of(x: Any) -> tuple[int, ...]:
     """Shape of an array, a scalar, or a Dual (whose ``shape`` is its value's)."""
+    if type(x) is np.ndarray:  # the common case first: this runs several times per operation
+        return x.shape  # type: ignore[no-any-return]
     shape = getattr(x, "shape", None)
     if shape is None:
         return ()
@@ -42,6 +44,8 @@ def align(t: ArrayLike, ndim: int) -> ArrayLike:
 
 def to_shape(t: ArrayLike, shape: tuple[int, ...]) -> ArrayLike:
     """Broadcast a batched tangent to ``(k, *shape)`` (a read-only view)."""
+    if shape_of(t)[1:] == shape:
+        return t
     t = align(t, len(shape))
     full = (shape_of(t)[0], *shape)
     if shape_of(t) == full:
@@ -70,6 +74,8 @@ def zeros(k: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray[Any, Any]:
 
 def dtype_of(x: Any) -> np.dtype[Any]:
     """The dtype of an array, a Dual (its value's), or a Python scalar."""
+    if type(x) is np.ndarray:
+        return x.dtype  # type: ignore[no-any-return]
     dtype = getattr(x, "dtype", None)
     if dtype is not None:
         return np.dtype(dtype)  # type: ignore[no-any-return]

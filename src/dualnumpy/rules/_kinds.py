@@ -107,10 +107,14 @@ def promote_int(x: ArrayLike, dtype: Any = np.float64) -> ArrayLike:
     return x
 
 
+# Below this many elements an allocation costs less than the checks that avoid it.
+_IN_PLACE_MIN_SIZE = 1 << 14
+
+
 def _owned(x: Any, t: Any, protected: Sequence[Any]) -> bool:
     """True when ``x`` is a temporary this rule made and may overwrite with ``x * t``."""
-    return (type(x) is np.ndarray and type(t) is np.ndarray and x.base is None
-            and x.flags.writeable and x.dtype == t.dtype and t.shape[0] == 1
+    return (type(x) is np.ndarray and x.size >= _IN_PLACE_MIN_SIZE and type(t) is np.ndarray
+            and x.base is None and x.flags.writeable and x.dtype == t.dtype and t.shape[0] == 1
             and x.shape == t.shape[1:] and not any(x is p for p in protected))
 
 
@@ -139,13 +143,13 @@ def add_terms(terms: list[ArrayLike], k: int, shape: tuple[int, ...], dtype: Any
     accumulates into it instead of allocating (never into an input's tangent).
     """
     if not terms:
-        return zeros(k, shape, dtype)
+        return zeros(k, shape, np.float64 if dtype is None else dtype)
     total = terms[0]
     total_owned = bool(owned) and owned[0]
     for term in terms[1:]:
         if (total_owned and type(total) is np.ndarray and type(term) is np.ndarray
-                and total.shape == np.broadcast_shapes(total.shape, term.shape)
-                and total.dtype == np.result_type(total, term)):
+                and total.size >= _IN_PLACE_MIN_SIZE and total.shape == term.shape
+                and total.dtype == term.dtype):
             np.add(total, term, out=total)
         else:
             total = total + term
@@ -198,14 +202,17 @@ class Elementwise:
             if promoted is None:
                 dtype = result_dtype(ans)
                 promoted = [promote_int(v, dtype) for v in values]
-            token = quiet()
+            # Only a singular partial can warn where the value did not (sqrt'(0) = 1/0).
+            token = quiet() if self.singular else None
             try:
                 d = partial(ans, *promoted)
                 terms.append(times_tangent(d, t, self.singular, (ans, *values, *promoted)))
             finally:
-                loud(token)
+                if token is not None:
+                    loud(token)
             owned.append(True)
-        return add_terms(terms, batch_size(tangents), shape, result_dtype(ans), owned)
+        return add_terms(terms, batch_size(tangents), shape,
+                         None if terms else result_dtype(ans), owned)
 
 
 @dataclass(frozen=True)
