@@ -324,3 +324,11 @@ def _axis_call(func: Any, *axis_names: str) -> Callable[[ArrayLike, int, Args], 
 
 def _default(func: Any, name: str) -> Any:
     return _signature(func).parameters[name].default
+
+
+def primal(x: Any) -> Any:
+    """The plain value under every level of Duals: for choices (indices, masks, orders), never
+    for results or tangents."""
+    while isinstance(x, _dual.Dual):
+        x = x.value
+    return x

@@ -66,17 +66,11 @@ from ._fnkinds import (
     sample,
     values_at,
 )
+from ._fnkinds import primal as _primal
 
 LinAlgError = np.linalg.LinAlgError
 
 # ---------------------------------------------------------------- shared helpers
-
-
-def _primal(x: Any) -> Any:
-    """The plain NumPy value under every level of Duals (for decisions, never for results)."""
-    while isinstance(x, _dual.Dual):
-        x = x.value
-    return x
 
 
 def _is_complex(x: Any) -> bool:

@@ -50,18 +50,12 @@ from ._fnkinds import (
     sample,
     values_at,
 )
+from ._fnkinds import primal as _primal
 
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np
 
 # ---------------------------------------------------------------- small helpers
-
-
-def _primal(x: Any) -> Any:
-    """The plain numbers under every level of Duals: for choices (indices, masks), never for tangents."""
-    while isinstance(x, _dual.Dual):
-        x = x.value
-    return x
 
 
 def _arr(x: Any) -> Any:

@@ -67,6 +67,7 @@ from ._fnkinds import (
     sample,
     values_at,
 )
+from ._fnkinds import primal as _plain
 from ._kinds import result_dtype
 
 Dual = _dual.Dual
@@ -75,13 +76,6 @@ _NoValue: Any = np._NoValue
 _np: Any = np
 
 # ---------------------------------------------------------------- small helpers
-
-
-def _plain(x: Any) -> Any:
-    """The innermost plain value of a (possibly nested) Dual: for indices, masks and orders."""
-    while isinstance(x, Dual):
-        x = x.value
-    return x
 
 
 def _top(x: Any, tag: int) -> bool:

@@ -46,18 +46,12 @@ from ._fnkinds import (
     sample,
     values_at,
 )
+from ._fnkinds import primal as _primal
 
 # ---------------------------------------------------------------- small helpers
 
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np
-
-
-def _primal(x: Any) -> Any:
-    """The plain number under any number of nesting levels."""
-    while isinstance(x, _dual.Dual):
-        x = x.value
-    return x
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
