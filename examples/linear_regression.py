@@ -4,7 +4,8 @@ The loss is ordinary NumPy code, ``train_loop(X, y, w, b)``: predict ``w * X + b
 average the squared errors. ``dualnumpy.grad(train_loop, argnums=(2, 3))`` differentiates
 it with respect to the two parameters (one forward pass carrying two directions), and 100
 epochs of gradient descent fit a line to nine points that lie on ``y = 3x - 1``: the loss
-falls by more than twenty orders of magnitude and the predictions meet the targets.
+falls by 32 orders of magnitude (4.75 to 1e-31, the rounding floor) and the predictions
+meet the targets to 4e-16.
 
 The second part does the same for a batch of 200 noisy inputs with three features each,
 ``y_pred = X @ w + b``, with ``dualnumpy.value_and_grad`` returning the loss and the

@@ -28,7 +28,7 @@ OUTPUT = Path(__file__).resolve().parent / "output"
 Array = np.ndarray[Any, Any]
 
 
-def residual(u: Array, lam: float = 1.0) -> Array:
+def residual(u: Any, lam: float = 1.0) -> Any:
     """F(u) = (u[i-1] - 2 u[i] + u[i+1]) / h**2 + lam * exp(u[i]) with zero boundary values."""
     h = 1.0 / (u.shape[0] + 1)
     padded = np.pad(u, 1)  # the boundary values u(0) = u(1) = 0
@@ -40,7 +40,8 @@ def analytic_jacobian(u: Array, lam: float = 1.0) -> Array:
     n = u.shape[0]
     h = 1.0 / (n + 1)
     off = np.full(n - 1, 1.0 / h ** 2)
-    return np.diag(-2.0 / h ** 2 + lam * np.exp(u)) + np.diag(off, 1) + np.diag(off, -1)
+    jac: Array = np.diag(-2.0 / h ** 2 + lam * np.exp(u)) + np.diag(off, 1) + np.diag(off, -1)
+    return jac
 
 
 def exact_solution(x: Array, lam: float = 1.0) -> Array:
@@ -58,7 +59,8 @@ def exact_solution(x: Array, lam: float = 1.0) -> Array:
         theta -= float(step)
         if abs(step) < 1e-15:
             break
-    return -2.0 * np.log(np.cosh((x - 0.5) * theta / 2.0) / np.cosh(theta / 4.0))
+    u: Array = -2.0 * np.log(np.cosh((x - 0.5) * theta / 2.0) / np.cosh(theta / 4.0))
+    return u
 
 
 def newton(lam: float, n: int, tol: float = 1e-10, max_iter: int = 20) -> tuple[Array, list[float]]:
@@ -96,25 +98,24 @@ def main(plot: bool = True, lam: float = 1.0, n: int = 100) -> dict[str, Any]:
     print(f"max u = {u.max():.10f} (closed form {u_exact.max():.10f}); "
           f"max |u - u_exact| = {discretisation_error:.2e} (O(h^2), h = {1 / (n + 1):.4f})")
 
-    if plot:
-        _plot(x, u, u_exact, norms, lam)
+    plot_path = _plot(x, u, u_exact, norms, lam) if plot else None
     return {"x": x, "u": u, "u_exact": u_exact, "norms": norms, "ratios": ratios,
-            "jacobian_error": jac_error, "discretisation_error": discretisation_error}
+            "jacobian_error": jac_error, "discretisation_error": discretisation_error, "plot": plot_path}
 
 
-def _plot(x: Array, u: Array, u_exact: Array, norms: list[float], lam: float) -> None:
+def _plot(x: Array, u: Array, u_exact: Array, norms: list[float], lam: float) -> Path | None:
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib not installed: skipping the plot")
-        return
+        return None
     OUTPUT.mkdir(exist_ok=True)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(np.r_[0.0, x, 1.0], np.r_[0.0, u, 0.0], "o", ms=3, label="Newton + jacfwd (finite differences)")
     left.plot(np.r_[0.0, x, 1.0], np.r_[0.0, u_exact, 0.0], "-", label="closed form")
-    left.set(xlabel="x", ylabel="u(x)", title=f"Bratu problem u'' + {lam:g} e^u = 0")
+    left.set(xlabel="x", ylabel="u(x)", title=f"Bratu problem u'' + λ e^u = 0, λ = {lam:g}")
     left.legend()
     right.semilogy(range(len(norms)), norms, "o-")
     right.set(xlabel="Newton iteration", ylabel="|F(u)|", title="residual norm (quadratic convergence)")
@@ -124,6 +125,7 @@ def _plot(x: Array, u: Array, u_exact: Array, norms: list[float], lam: float) ->
     fig.savefig(path, dpi=100)
     plt.close(fig)
     print(f"plot saved to {path}")
+    return path
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ NAMES = ("c", "k", "x0")
 Array = np.ndarray[Any, Any]
 
 
-def simulate(params: Array, t_end: float = 10.0, steps: int = 1000) -> Array:
+def simulate(params: Any, t_end: float = 10.0, steps: int = 1000) -> Any:
     """x(t) at t = 0, dt, ..., t_end for x'' + c x' + k x = 0, x(0) = x0, x'(0) = 0, by RK4."""
     c, k, x0 = params[0], params[1], params[2]
     dt = t_end / steps
@@ -57,7 +57,7 @@ def simulate(params: Array, t_end: float = 10.0, steps: int = 1000) -> Array:
     return np.stack(xs)
 
 
-def closed_form(params: Array, t: Array) -> Array:
+def closed_form(params: Any, t: Array) -> Any:
     """The exact underdamped solution x0 e^{-ct/2} (cos wt + c/(2w) sin wt), w = sqrt(k - c^2/4)."""
     c, k, x0 = params[0], params[1], params[2]
     w = np.sqrt(k - c ** 2 / 4.0)
@@ -96,21 +96,20 @@ def main(plot: bool = True, params: tuple[float, float, float] = (0.3, 4.0, 1.0)
     print(f"dx/dx0 = x / x0 (linearity in the initial state): max difference {x0_identity:.1e}")
     print(f"x(t_end) = {x[-1]:.8f}; d x(t_end) / d(c, k, x0) = {np.array2string(sens[:, -1], precision=6)}")
 
-    if plot:
-        _plot(t, x, sens, p)
+    plot_path = _plot(t, x, sens, p) if plot else None
     return {"t": t, "x": x, "sensitivities": sens, "fd": fd_sens, "fd_error": fd.error.T,
             "fd_diff": fd_diff, "closed_form_diff": exact_diff, "x0_identity": x0_identity,
-            "ad_time": ad_time, "fd_time": fd_time}
+            "ad_time": ad_time, "fd_time": fd_time, "plot": plot_path}
 
 
-def _plot(t: Array, x: Array, sens: Array, p: Array) -> None:
+def _plot(t: Array, x: Array, sens: Array, p: Array) -> Path | None:
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib not installed: skipping the plot")
-        return
+        return None
     OUTPUT.mkdir(exist_ok=True)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     top.plot(t, x, color="black")
@@ -126,6 +125,7 @@ def _plot(t: Array, x: Array, sens: Array, p: Array) -> None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     print(f"plot saved to {path}")
+    return path
 
 
 if __name__ == "__main__":

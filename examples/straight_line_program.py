@@ -1,12 +1,24 @@
-"""A straight-line program, differentiated and then minimised by gradient descent.
+"""Forward mode on a straight-line program, then gradient descent on it.
 
-    v1 = x w,  v2 = sin(v1),  v3 = v1 + v2,  v4 = v2^2,  v5 = exp(v3),
-    v6 = v4 w, v7 = v5 + v6
+The program, the usual first example of automatic differentiation::
 
-at x = 1, w = 4: the intermediate values, dv7/dw by forward mode and by hand,
-then 30 steps of gradient descent on w with step 0.1.
+    v1 = x * w        v2 = sin(v1)      v3 = v1 + v2     v4 = v2 ** 2
+    v5 = exp(v3)      v6 = v4 * w       v7 = v5 + v6
 
-    python examples/straight_line_program.py
+At x = 1, w = 4 the script runs it once on the dual number ``Dual(4.0, 1.0)`` and prints
+every intermediate value with the tangent it carries: the tangent of v_i is dv_i/dw, the
+chain rule applied line by line, which it prints next to the same chain rule written out by
+hand. Then 30 steps of gradient descent on w (step 0.1, the derivative by
+``dualnumpy.value_and_grad``) print w, v7 and dv7/dw at every step.
+
+What happens: v7 = exp(w + sin w) + w sin²(w) (for x = 1) falls at every step, from 27.91 to
+-1.6494: w overshoots from 4 to 2.66 on the first step, crawls across a shoulder, drops
+steeply past 0 and settles in the local minimum near w = -1.847. (v7 is unbounded below as
+w -> -infinity, through the w sin²(w) term; the descent stays in the first basin it finds.)
+
+Run it with ``python examples/straight_line_program.py``; it saves v7 over the steps and the
+path on the curve v7(w) to ``examples/output/straight_line_program.png``.
+tests/test_examples_basics.py runs it and checks its numbers.
 """
 
 from __future__ import annotations
@@ -18,10 +30,13 @@ import numpy as np
 
 import dualnumpy as dn
 
-OUTPUT = Path(__file__).resolve().parent / "output"
+OUTPUT = Path(__file__).resolve().parent / "output" / "straight_line_program.png"
+
+X, W0, STEP, STEPS = 1.0, 4.0, 0.1, 30
 
 
 def program(x: Any, w: Any) -> dict[str, Any]:
+    """The straight-line program, returning every intermediate (plain NumPy)."""
     v1 = x * w
     v2 = np.sin(v1)
     v3 = v1 + v2
@@ -32,60 +47,94 @@ def program(x: Any, w: Any) -> dict[str, Any]:
     return {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "v5": v5, "v6": v6, "v7": v7}
 
 
-def by_hand(x: float, w: float) -> float:
-    """dv7/dw by the chain rule, one line per intermediate."""
-    v1 = x * w
-    v2 = np.sin(v1)
-    dv1 = x
-    dv2 = np.cos(v1) * dv1
-    dv3 = dv1 + dv2
-    dv4 = 2 * v2 * dv2
-    dv5 = np.exp(v1 + v2) * dv3
-    dv6 = dv4 * w + v2 ** 2
-    return float(dv5 + dv6)
+def v7(x: Any, w: Any) -> Any:
+    """The program's output."""
+    return program(x, w)["v7"]
 
 
-def main(plot: bool = True, x: float = 1.0, w: float = 4.0, steps: int = 30,
-         rate: float = 0.1) -> dict[str, Any]:
-    values = program(x, w)
-    for name, value in values.items():
-        print(f"  {name} = {value:.10g}")
-    slope = dn.derivative(lambda w: program(x, w)["v7"])(w)
-    print(f"dv7/dw at w = {w}: forward mode {slope:.12g}, by hand {by_hand(x, w):.12g}")
-
-    value_and_slope = dn.value_and_grad(lambda w: program(x, w)["v7"])
-    history = []
-    for step in range(steps):
-        v7, dw = value_and_slope(w)
-        history.append((w, float(v7), float(dw)))
-        print(f"step {step:2d}: w = {w:.6f}  v7 = {v7:.6f}  dv7/dw = {dw:.6f}")
-        w = w - rate * dw
-    path = _plot(history) if plot else None
-    return {"values": values, "slope": slope, "by_hand": by_hand(x, 4.0),
-            "history": np.array(history), "plot": path}
+def chain_rule_by_hand(x: float, w: float) -> dict[str, float]:
+    """dv_i/dw line by line, as one writes it on paper."""
+    v = program(x, w)
+    d: dict[str, float] = {}
+    d["v1"] = x
+    d["v2"] = np.cos(v["v1"]) * d["v1"]
+    d["v3"] = d["v1"] + d["v2"]
+    d["v4"] = 2 * v["v2"] * d["v2"]
+    d["v5"] = v["v5"] * d["v3"]
+    d["v6"] = d["v4"] * w + v["v4"]  # the product rule: w appears twice
+    d["v7"] = d["v5"] + d["v6"]
+    return {k: float(t) for k, t in d.items()}
 
 
-def _plot(history: list[tuple[float, float, float]]) -> Path | None:
+def trace(x: float = X, w: float = W0) -> dict[str, Any]:
+    """Run the program on Dual(w, 1): each intermediate carries its value and dv_i/dw."""
+    duals = program(x, dn.Dual(w, 1.0))
+    by_hand = chain_rule_by_hand(x, w)
+    print(f"the program at x = {x:g}, w = {w:g}, run on Dual({w!r}, 1.0):")
+    print(f"  {'':4}{'value':>22}{'tangent dv/dw':>22}{'chain rule by hand':>22}")
+    for name, d in duals.items():
+        print(f"  {name:4}{d.value:>22.15g}{d.tangent:>22.15g}{by_hand[name]:>22.15g}")
+    slope = dn.derivative(v7, argnum=1)(x, w)
+    print(f"dv7/dw at w = {w:g}: dualnumpy.derivative gives {slope:.15g}")
+    return {"values": {k: float(d.value) for k, d in duals.items()},
+            "tangents": {k: float(d.tangent) for k, d in duals.items()},
+            "by_hand": by_hand, "dv7_dw": float(slope)}
+
+
+def descend(x: float = X, w: float = W0, step: float = STEP, steps: int = STEPS) -> dict[str, Any]:
+    """Gradient descent on w; row i holds w, v7 and dv7/dw before step i+1 (row `steps`: the end)."""
+    value_and_slope = dn.value_and_grad(v7, argnums=1)
+    ws, values, slopes = [], [], []
+    print(f"\ngradient descent on w, step {step:g}:")
+    print(f"  {'step':>4}{'w':>22}{'v7':>22}{'dv7/dw':>22}")
+    for i in range(steps + 1):
+        value, slope = value_and_slope(x, w)
+        ws.append(w)
+        values.append(float(value))
+        slopes.append(float(slope))
+        print(f"  {i:>4}{w:>22.15g}{value:>22.15g}{slope:>22.15g}")
+        w = w - step * float(slope)
+    return {"w": np.array(ws), "v7": np.array(values), "dv7_dw": np.array(slopes)}
+
+
+def save_plot(x: float, path_: dict[str, Any], path: Path = OUTPUT) -> Path | None:
+    """v7 over the steps, and the steps on the curve v7(w); None without matplotlib."""
     try:
         import matplotlib
-
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib not installed: skipping the plot")
         return None
-    OUTPUT.mkdir(exist_ok=True)
-    path = OUTPUT / "straight_line_program.png"
-    figure, axis = plt.subplots(figsize=(6, 3.5))
-    axis.plot([v7 for _, v7, _ in history], marker="o")
-    axis.set_xlabel("gradient-descent step")
-    axis.set_ylabel("v7")
-    axis.set_title("v7 = exp(xw + sin(xw)) + w sin(xw)^2 at x = 1")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(np.arange(len(path_["v7"])), path_["v7"], marker="o")
+    left.set(title="v7 over the gradient-descent steps", xlabel="step", ylabel="v7")
+    grid = np.linspace(-3.0, 4.5, 600)
+    right.plot(grid, v7(x, grid), color="0.5", label="v7(w)")
+    right.plot(path_["w"], path_["v7"], marker="o", color="C1", label="the steps")
+    right.annotate("start", (path_["w"][0], path_["v7"][0]), textcoords="offset points", xytext=(-35, 0))
+    right.set(title=f"the path on v7(w), x = {x:g}", xlabel="w", ylabel="v7")
+    right.legend()
+    for ax in (left, right):
+        ax.grid(True, alpha=0.4)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
     print(f"saved {path}")
     return path
+
+
+def main(plot: bool = True) -> dict[str, Any]:
+    first = trace()
+    steps = descend()
+    falls = bool(np.all(np.diff(steps["v7"]) < 0))
+    print(f"v7 falls at every step: {falls}; from {steps['v7'][0]:.6g} to {steps['v7'][-1]:.6g} "
+          f"at w = {steps['w'][-1]:.6g}, where dv7/dw = {steps['dv7_dw'][-1]:.1e}")
+    curvature = dn.derivative(dn.derivative(v7, argnum=1), argnum=1)(X, steps["w"][-1])
+    print(f"d2v7/dw2 there (forward over forward): {curvature:.6g} > 0: a local minimum")
+    path = save_plot(X, steps) if plot else None
+    return {"trace": first, "descent": steps, "curvature": float(curvature), "plot": path}
 
 
 if __name__ == "__main__":
