@@ -16,13 +16,20 @@ from ._tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
 from ._types import ArrayLike
 from .rules import ufuncs as ufunc_table
 from .rules._kinds import (
+    _IN_PLACE_MIN_SIZE,
     Custom,
     Elementwise,
     Linear,
     NonDiff,
     PiecewiseConstant,
     Unsupported,
+    _Unit,
+    align,
+    loud,
+    promote_int,
+    quiet,
     result_dtype,
+    times_tangent,
     zero_like_batched,
 )
 
@@ -141,6 +148,12 @@ def unsupported(name: str, fix: str) -> NoReturn:
 
 
 def ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if method == "__call__" and not kwargs and fast_elementwise:
+        rule = ufunc_table.UFUNC_RULES.get(uf)
+        if type(rule) is Elementwise and uf.nout == 1:
+            fast = _elementwise_call(uf, rule, inputs)
+            if fast is not None:
+                return fast
     if any(foreign(x) for x in inputs):
         return NotImplemented
     name = f"np.{uf.__name__}" + ("" if method == "__call__" else f".{method}")
@@ -175,6 +188,92 @@ def ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, 
         return wrap(ans, t, tag, batched)
     unsupported(name, "it updates its first argument in place; use d.at[index].add(v) "
                       "(or .set / .multiply)")
+
+
+# Elementwise ufuncs of one output, on which most NumPy code spends its operations, take
+# _elementwise_call; tests turn it off to compare with the general path.
+fast_elementwise = True
+_FAST_CONSTANTS = frozenset({np.ndarray, float, int, np.float64, np.float32})
+
+
+def _elementwise_call(uf: np.ufunc, rule: Elementwise, inputs: tuple[Any, ...]) -> _dual.Dual | None:
+    """``Elementwise.jvp`` for the common case, without the batched layout's bookkeeping.
+
+    It applies when every Dual has the same tag and ndarray parts, floating values, and
+    the same number of directions, and every other input is an ndarray or a float. It
+    computes the same products and sums in the same order as the general path, so the
+    result is bit-identical (tests/test_fast_path.py); anything else returns None and
+    takes the general path, which also owns every error message.
+    """
+    tag = -1
+    k: int | None = None  # the batch size; None for single-direction tangents
+    for x in inputs:
+        kind = type(x)
+        if kind is _dual.Dual:
+            value, t = x.value, x.tangent
+            if type(value) is not np.ndarray or type(t) is not np.ndarray or value.dtype.kind not in "fc":
+                return None
+            x_k = None if t.ndim == value.ndim else t.shape[0]
+            if tag == -1:
+                tag, k = x.tag, x_k
+            elif x.tag != tag or x_k != k:
+                return None
+        elif kind not in _FAST_CONSTANTS:
+            return None
+    values = [x.value if type(x) is _dual.Dual else x for x in inputs]
+    ans = uf(*values)
+    dtype = result_dtype(ans)
+    promoted: list[Any] | None = None
+    total: Any = None
+    total_owned = False
+    ndim = ans.ndim if type(ans) is np.ndarray else 0
+    for partial, x in zip(rule.partials, inputs, strict=True):
+        if type(x) is not _dual.Dual:
+            continue
+        t = x.tangent
+        if k is not None and t.ndim <= ndim:  # (k, *shape) against a higher-rank output: see align()
+            t = align(t, ndim)
+        if isinstance(partial, _Unit):
+            if not partial.sign:
+                continue
+            term, owned = (t, False) if partial.sign > 0 else (-t, True)
+        else:
+            if promoted is None:
+                promoted = [promote_int(v, dtype) for v in values]
+            if rule.singular:
+                token = quiet()
+                try:
+                    d = partial(ans, *promoted)
+                    term = times_tangent(d, t, True, (ans, *values, *promoted))
+                finally:
+                    loud(token)
+            else:
+                d = partial(ans, *promoted)
+                if (type(d) is np.ndarray and d.size >= _IN_PLACE_MIN_SIZE and d.base is None
+                        and d.shape == t.shape and d.dtype == t.dtype and d.flags.writeable
+                        and d is not ans and all(d is not v for v in values)
+                        and all(d is not p for p in promoted)):
+                    term = np.multiply(d, t, out=d)
+                else:
+                    term = d * t
+            owned = True
+        if total is None:
+            total, total_owned = term, owned
+        elif (total_owned and type(total) is np.ndarray and type(term) is np.ndarray
+              and total.size >= _IN_PLACE_MIN_SIZE and total.shape == term.shape
+              and total.dtype == term.dtype):
+            np.add(total, term, out=total)
+        else:
+            total, total_owned = total + term, True
+    shape = ans.shape if type(ans) is np.ndarray else ()
+    full = shape if k is None else (k, *shape)
+    if total is None:  # no input moves the output (the sign source of copysign)
+        total = np.zeros(full, dtype)
+    elif total.shape != full:
+        total = np.broadcast_to(total, full)
+    if total.dtype != dtype:
+        total = total.astype(dtype)
+    return _dual.make(ans, total, tag)
 
 
 def call_jvp(uf: np.ufunc, rule: Any, ans: Any, values: Sequence[Any], tangents: Sequence[Any]) -> Any:
