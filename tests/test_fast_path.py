@@ -84,15 +84,22 @@ per_ufunc = pytest.mark.parametrize("uf", ELEMENTWISE, ids=lambda u: u.__name__)
 
 
 @per_ufunc
-@pytest.mark.parametrize("layout", ["single", "batched", "large", "float32"])
+@pytest.mark.parametrize("layout", ["single", "batched", "large", "float32", "scalar", "scalar batched"])
 def test_fast_path_is_bit_identical(uf: np.ufunc, layout: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    shape = (LARGE,) if layout == "large" else (3, 4)
+    """Arrays, and the 0-d Duals reductions return (NumPy scalars, or (k,) tangents)."""
+    shape = {"large": (LARGE,), "scalar": (), "scalar batched": ()}.get(layout, (3, 4))
     dtype = np.float32 if layout == "float32" else np.float64
     values = _samples(uf, shape, seed=len(uf.__name__), dtype=dtype)
     rng = np.random.default_rng(1)
-    tangent_shape = (2, *shape) if layout == "batched" else shape
-    inputs = [Dual(v, rng.standard_normal(tangent_shape).astype(dtype)) if i in _dual_args(uf) else v
-              for i, v in enumerate(values)]
+    tangent_shape = (2, *shape) if "batched" in layout else shape
+
+    def tangent() -> Any:
+        t = rng.standard_normal(tangent_shape).astype(dtype)
+        return t[()] if t.ndim == 0 else t  # a NumPy scalar, as np.sum(d).tangent is
+
+    if not shape:
+        values = [v[()] for v in values]
+    inputs = [Dual(v, tangent()) if i in _dual_args(uf) else v for i, v in enumerate(values)]
     _check(lambda: uf(*inputs), monkeypatch)
 
 
@@ -143,9 +150,9 @@ def test_inputs_survive_in_place_products(monkeypatch: pytest.MonkeyPatch) -> No
     lambda x, y: np.exp(Dual(x, x.tangent, tag=x.tag + 1)),  # a nested Dual
     lambda x, y: x * [1.0, 2.0, 3.0],  # a list constant
     lambda x, y: np.multiply(x, y, dtype=np.float64),  # keyword arguments
-    lambda x, y: x * np.int64(2),  # an integer NumPy scalar
+    lambda x, y: x * np.float16(2),  # a half-precision NumPy scalar
     lambda x, y: np.sin(Dual(np.array([1, 2, 3]), np.ones(3))),  # integer values
-], ids=["two tags", "nested", "list", "kwargs", "int scalar", "int values"])
+], ids=["two tags", "nested", "list", "kwargs", "float16 scalar", "int values"])
 def test_fast_path_declines_what_it_does_not_serve(call: Callable[[Dual, Dual], Any],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     x = Dual(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 0.5]))

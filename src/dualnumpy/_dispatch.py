@@ -193,32 +193,42 @@ def ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, 
 # Elementwise ufuncs of one output, on which most NumPy code spends its operations, take
 # _elementwise_call; tests turn it off to compare with the general path.
 fast_elementwise = True
-_FAST_CONSTANTS = frozenset({np.ndarray, float, int, np.float64, np.float32})
+_FAST_PARTS = frozenset({np.ndarray, np.float64, np.float32, np.complex128, np.complex64})
+_FAST_CONSTANTS = _FAST_PARTS | {float, int, np.int64}
 
 
 def _elementwise_call(uf: np.ufunc, rule: Elementwise, inputs: tuple[Any, ...]) -> _dual.Dual | None:
     """``Elementwise.jvp`` for the common case, without the batched layout's bookkeeping.
 
-    It applies when every Dual has the same tag and ndarray parts, floating values, and
-    the same number of directions, and every other input is an ndarray or a float. It
-    computes the same products and sums in the same order as the general path, so the
-    result is bit-identical (tests/test_fast_path.py); anything else returns None and
-    takes the general path, which also owns every error message.
+    It applies when every Dual has the same tag, a floating ndarray or NumPy-scalar value,
+    a tangent of the same kind (or a Python float, as 0-d Duals store it) and the same
+    number of directions, and every other input is an ndarray, a NumPy float or a Python
+    float or int. It computes the same products and sums in the same order as the
+    general path, so the result is bit-identical (tests/test_fast_path.py); anything
+    else returns None and takes the general path, which also owns every error message.
     """
     tag = -1
     k: int | None = None  # the batch size; None for single-direction tangents
+    tangents: list[Any] = []
     for x in inputs:
         kind = type(x)
         if kind is _dual.Dual:
             value, t = x.value, x.tangent
-            if type(value) is not np.ndarray or type(t) is not np.ndarray or value.dtype.kind not in "fc":
+            if type(value) not in _FAST_PARTS or value.dtype.kind not in "fc":
+                return None
+            if type(t) is float:  # the general path's batched_tangent() makes the same cast
+                t = value.dtype.type(t)
+            elif type(t) not in _FAST_PARTS:
                 return None
             x_k = None if t.ndim == value.ndim else t.shape[0]
             if tag == -1:
                 tag, k = x.tag, x_k
             elif x.tag != tag or x_k != k:
                 return None
-        elif kind not in _FAST_CONSTANTS:
+            tangents.append(t)
+        elif kind in _FAST_CONSTANTS:
+            tangents.append(None)
+        else:
             return None
     values = [x.value if type(x) is _dual.Dual else x for x in inputs]
     ans = uf(*values)
@@ -227,10 +237,9 @@ def _elementwise_call(uf: np.ufunc, rule: Elementwise, inputs: tuple[Any, ...]) 
     total: Any = None
     total_owned = False
     ndim = ans.ndim if type(ans) is np.ndarray else 0
-    for partial, x in zip(rule.partials, inputs, strict=True):
-        if type(x) is not _dual.Dual:
+    for partial, t in zip(rule.partials, tangents, strict=True):
+        if t is None:
             continue
-        t = x.tangent
         if k is not None and t.ndim <= ndim:  # (k, *shape) against a higher-rank output: see align()
             t = align(t, ndim)
         if isinstance(partial, _Unit):
@@ -397,13 +406,12 @@ _UFUNC_METHODS = {"reduce": _reduce, "accumulate": _accumulate, "reduceat": _red
 
 
 def function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    from .rules import _fnkinds
-    from .rules import functions as function_table
-
     for t in types:
         if not issubclass(t, (_dual.Dual, np.ndarray)):
             return NotImplemented
-    rule = function_table.FUNCTION_RULES.get(func)
+    from .rules import _fnkinds, functions  # the tables import this module
+
+    rule = functions.FUNCTION_RULES.get(func)
     name = _fnkinds.public_name(func)
     if rule is None:
         unsupported(name, "it is not in dualnumpy's function table yet; apply it to d.value if "

@@ -125,6 +125,7 @@ def _signature(func: Any) -> inspect.Signature:
     return inspect.signature(func)
 
 
+@functools.cache
 def public_name(func: Any) -> str:
     module = getattr(func, "__module__", "numpy") or "numpy"
     prefix = "np." + module.removeprefix("numpy").lstrip(".") + "." if module != "numpy" else "np."
@@ -258,13 +259,14 @@ def apply(rule: FnRule, func: Any, name: str, args: tuple[Any, ...], kwargs: dic
     if isinstance(rule, LinearIn):
         _refuse_duals_outside(name, bound, (rule.arg,), tag)
         x = bound[rule.arg]
-        ans = call(func, values_at(bound, tag))
+        plain = values_at(bound, tag)
+        ans = call(func, plain)
         t = _dispatch.batched_tangent(x)
         ndim = len(shape_of(x.value))
         if rule.tangent is None:
-            t_out = _per_direction(func, rule.arg, t, values_at(bound, tag))
+            t_out = _per_direction(func, rule.arg, t, plain)
         else:
-            t_out = rule.tangent(t, ndim, values_at(bound, tag))
+            t_out = rule.tangent(t, ndim, plain)
         return _wrap_result(ans, t_out, tag, x.batched)
     if isinstance(rule, LinearInSequence):
         _refuse_duals_outside(name, bound, (rule.arg,), tag)
