@@ -239,3 +239,44 @@ def test_sort_at_ties_follows_numpys_permutation() -> None:
     np.testing.assert_array_equal(out.value, x[order])
     np.testing.assert_array_equal(out.tangent, t[order])
     assert np.sum(out).tangent == t.sum()
+
+
+# | branch cuts of complex functions | the derivative on a cut is the limit from the side
+#   NumPy's value takes there, which the sign of the zero picks (arcsin(2+0j) vs arcsin(2-0j)) |
+_CUT_POINTS = [complex(r, z) for r in (-3.0, -1.5, -0.5, 0.5, 1.5, 3.0) for z in (0.0, -0.0)]
+_COMPLEX_UNARY = sorted((uf for uf, rule in dn.rules.ufuncs.UFUNC_RULES.items()
+                         if getattr(getattr(rule, "domain", None), "complex_ok", False)
+                         and uf.nin == 1 and uf.nout == 1 and uf.signature is None),
+                        key=lambda uf: uf.__name__)
+
+
+@pytest.mark.parametrize("uf", _COMPLEX_UNARY, ids=lambda uf: uf.__name__)
+@pytest.mark.parametrize("axis", ["real", "imaginary"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(0), reciprocal(0) at the origin
+def test_derivative_on_a_branch_cut_follows_numpys_side(uf: np.ufunc, axis: str) -> None:
+    points = np.array(_CUT_POINTS if axis == "real" else [complex(p.imag, p.real) for p in _CUT_POINTS])
+    # just off the axis, on the side the signed zero selects
+    if axis == "real":
+        nearby = points.real + 1j * np.copysign(1e-13, points.imag)
+    else:
+        nearby = np.copysign(1e-13, points.real) + 1j * points.imag
+    ones = np.ones(points.shape, complex)
+    on, off = uf(Dual(points, ones)), uf(Dual(nearby, ones))
+    np.testing.assert_allclose(on.value, off.value, rtol=1e-9, atol=1e-9)  # the side NumPy takes
+    np.testing.assert_allclose(on.tangent, off.tangent, rtol=1e-6, atol=1e-9)
+
+
+def test_arcsin_on_its_cut_by_hand() -> None:
+    z = Dual(np.array([complex(2, 0.0), complex(2, -0.0)]), np.ones(2, complex))
+    np.testing.assert_allclose(np.arcsin(z).tangent, [1j / np.sqrt(3), -1j / np.sqrt(3)])
+    np.testing.assert_allclose(np.arccos(z).tangent, [-1j / np.sqrt(3), 1j / np.sqrt(3)])
+    w = Dual(np.array([complex(0.0, 2), complex(-0.0, 2)]), np.ones(2, complex))
+    np.testing.assert_allclose(np.arcsinh(w).tangent, [-1j / np.sqrt(3), 1j / np.sqrt(3)])
+
+
+@pytest.mark.parametrize("fn, slope", [(np.arcsin, np.inf), (np.arccos, -np.inf),
+                                       (np.lib.scimath.arcsin, np.inf), (np.lib.scimath.arccos, -np.inf)])
+def test_inverse_sine_and_cosine_are_infinitely_steep_at_the_ends(fn: Any, slope: float) -> None:
+    for end in (-1.0, 1.0):
+        assert dn.derivative(fn)(end) == slope
+        assert dn.derivative(fn)(np.array(end)) == slope

@@ -483,18 +483,6 @@ def _scimath_power(x: Any, p: Any) -> Any:
     return np.power(_to_complex(x, _negative), p)
 
 
-def _scimath_inverse(slope: Callable[[Any], Any]) -> Callable[[Any, Args, int], Any]:
-    """arcsin, arccos: the inverse-function rule dx / f'(ans) follows the branch of NumPy's value,
-    also on the cuts |x| > 1 where 1/sqrt(1 - x**2) picks the sign of a signed zero."""
-
-    def apply(func: Any, args: Args, tag: int) -> Any:
-        x = args["x"]
-        ans = func(x.value)
-        return _dispatch.wrap(ans, _dispatch.batched_tangent(x) * slope(ans), tag, x.batched)
-
-    return apply
-
-
 # ---------------------------------------------------------------- samples
 
 A = arr(3, 4)
@@ -635,10 +623,10 @@ STRUCTURE_RULES: dict[Any, FnRule] = {
                              diff_args=("x", "p")),
     scimath.arctanh: Composite(_scimath_unary(np.arctanh, _beyond_one), (sample(WIDE), sample(INSIDE, complex_ok=True)),
                                diff_args=("x",)),
-    scimath.arcsin: CustomFn(_scimath_inverse(lambda ans: 1.0 / np.cos(ans)),
-                             (sample(WIDE), sample(INSIDE, complex_ok=True))),
-    scimath.arccos: CustomFn(_scimath_inverse(lambda ans: -1.0 / np.sin(ans)),
-                             (sample(WIDE), sample(INSIDE, complex_ok=True))),
+    scimath.arcsin: Composite(_scimath_unary(np.arcsin, _beyond_one), (sample(WIDE), sample(INSIDE, complex_ok=True)),
+                              diff_args=("x",)),
+    scimath.arccos: Composite(_scimath_unary(np.arccos, _beyond_one), (sample(WIDE), sample(INSIDE, complex_ok=True)),
+                              diff_args=("x",)),
     # --- results without a derivative
     np.array_equiv: NonDiffFn("predicate", (sample(A, A, duals=(0, 1)), sample(A, V, duals=(0,)))),
     np.tril_indices_from: NonDiffFn("index", (sample(SQ), sample(A, 1))),

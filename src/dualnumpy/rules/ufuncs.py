@@ -285,8 +285,13 @@ UFUNC_RULES: dict[np.ufunc, Rule] = {
     np.sin:          Elementwise((lambda ans, x: np.cos(x),), REAL_C),
     np.cos:          Elementwise((lambda ans, x: -np.sin(x),), REAL_C),
     np.tan:          Elementwise((lambda ans, x: 1.0 + ans * ans,), domain((-1.2, 1.2), complex_ok=True)),
-    np.arcsin:       Elementwise((lambda ans, x: 1.0 / np.sqrt(1.0 - x * x),), UNIT_OPEN_C, singular=True),
-    np.arccos:       Elementwise((lambda ans, x: -1.0 / np.sqrt(1.0 - x * x),), UNIT_OPEN_C, singular=True),
+    # On the branch cuts a signed zero picks NumPy's side: 1 + x or 1 - x * x would turn -0j into
+    # +0j; x - (-1.0) and -x - (-1.0) keep it (and equal 1 + x and 1 - x, +0 at the ends, for real
+    # x; more accurate near +-1 than 1 - x * x). tests/test_semantics.py checks both sides of the cuts.
+    np.arcsin:       Elementwise((lambda ans, x: 1.0 / (np.sqrt(x - (-1.0)) * np.sqrt(-x - (-1.0))),),
+                                 UNIT_OPEN_C, singular=True),
+    np.arccos:       Elementwise((lambda ans, x: -1.0 / (np.sqrt(x - (-1.0)) * np.sqrt(-x - (-1.0))),),
+                                 UNIT_OPEN_C, singular=True),
     np.arctan:       Elementwise((lambda ans, x: 1.0 / (1.0 + x * x),), REAL_C),
     np.arctan2:      Elementwise((lambda ans, y, x: _where_zero((x == 0) & (y == 0), x / (x * x + y * y)),
                                   lambda ans, y, x: _where_zero((x == 0) & (y == 0), -y / (x * x + y * y))),
@@ -297,9 +302,9 @@ UFUNC_RULES: dict[np.ufunc, Rule] = {
     np.sinh:         Elementwise((lambda ans, x: np.cosh(x),), REAL_C),
     np.cosh:         Elementwise((lambda ans, x: np.sinh(x),), REAL_C),
     np.tanh:         Elementwise((lambda ans, x: 1.0 - ans * ans,), REAL_C),
-    np.arcsinh:      Elementwise((lambda ans, x: 1.0 / np.sqrt(1.0 + x * x),), REAL_C),
+    np.arcsinh:      Elementwise((lambda ans, x: 1.0 / np.sqrt(x * x - (-1.0)),), REAL_C),
     # sqrt(x-1)*sqrt(x+1), not sqrt(x*x-1): the principal branch for complex x
-    np.arccosh:      Elementwise((lambda ans, x: 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0)),),
+    np.arccosh:      Elementwise((lambda ans, x: 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x - (-1.0))),),
                                  domain((1.2, 4.0), complex_ok=True), singular=True),
     np.arctanh:      Elementwise((lambda ans, x: 1.0 / (1.0 - x * x),), UNIT_OPEN_C, singular=True),
     # --- selection and sign manipulation
