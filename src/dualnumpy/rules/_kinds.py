@@ -11,7 +11,7 @@ multiplied by zero).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -248,9 +248,13 @@ class NonDiff:
 
 @dataclass(frozen=True)
 class PiecewiseConstant:
-    """Piecewise constant (floor, sign): a Dual with a zero tangent."""
+    """Piecewise constant (floor, sign): a Dual with a zero tangent.
 
-    domain: Domain = field(default_factory=lambda: Domain(((-5.0, 5.0),)))
+    The ``domain`` must lie inside one flat piece (no default: a wide one would put a jump
+    inside the finite-difference stencil of the generated tests).
+    """
+
+    domain: Domain
 
 
 @dataclass(frozen=True)
