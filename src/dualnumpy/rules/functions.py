@@ -229,6 +229,40 @@ def _extreme(ufunc: np.ufunc) -> Callable[..., Any]:
     return compose
 
 
+def _extreme_apply(ufunc: np.ufunc) -> Callable[[Any, Args, int], Any]:
+    """np.max and friends: NumPy's value, and ties sharing the tangent evenly (as maximum.reduce).
+
+    The common call (an axis, keepdims) is direct; initial= and where= take the composition
+    through ``ufunc.reduce``, which handles them.
+    """
+    compose = _extreme(ufunc)
+
+    def apply(func: Any, args: Args, tag: int) -> Any:
+        a = args["a"]
+        if (not isinstance(a, _dual.Dual) or a.tag != tag or args.keys() - {"a", "axis", "keepdims"}
+                or args.get("axis") == ()):
+            return _replace_value(call(compose, args), call(func, values_at(args, tag)), tag)
+        x = a.value
+        axis, keepdims = args.get("axis"), bool(args.get("keepdims", False))
+        ans = func(x, axis=axis, keepdims=keepdims)
+        ndim = len(shape_of(x))
+        kept = ans if keepdims else np.reshape(ans, _kept_shape(shape_of(x), axis))
+        tied = x == kept
+        count = np.maximum(np.sum(tied, axis=axis, keepdims=keepdims), 1)
+        t = _dispatch.batched_tangent(a)
+        shared = np.sum(np.where(tied, t, 0), axis=shift_axis(axis, ndim), keepdims=keepdims) / count
+        return _dispatch.wrap(ans, shared, tag, a.batched)
+
+    return apply
+
+
+def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """``shape`` with the reduced axes kept as 1s (what keepdims=True gives)."""
+    axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    reduced = {int(i) % len(shape) for i in axes}
+    return tuple(1 if i in reduced else n for i, n in enumerate(shape))
+
+
 def _accumulation(ufunc: np.ufunc) -> Callable[..., Any]:
     def compose(a: Any, axis: Any = None, dtype: Any = None) -> Any:
         if axis is None:
@@ -284,10 +318,12 @@ FUNCTION_RULES: dict[Any, FnRule] = {
                                                 sample(A3, axis=-1), sample(V))),
     np.mean:       Composite(_mean, (_on_matrix(), _on_matrix(axis=0, keepdims=True), sample(A3, axis=(0, 2)))),
     np.prod:       Composite(_reduction(np.multiply), (_on_matrix(), _on_matrix(axis=1), sample(V * 0 + [0, 2, 3, 1, 2]))),
-    np.max:        Composite(_extreme(np.maximum), (sample(A), sample(A, axis=0), sample(A3, axis=(1, 2), keepdims=True))),
-    np.min:        Composite(_extreme(np.minimum), (sample(A), sample(A, axis=1))),
-    np.amax:       Composite(_extreme(np.maximum), (sample(A, axis=0),)),
-    np.amin:       Composite(_extreme(np.minimum), (sample(A, axis=0),)),
+    np.max:        CustomFn(_extreme_apply(np.maximum), (sample(A), sample(A, axis=0), sample(A3, axis=(1, 2), keepdims=True),
+                                                         sample(A, axis=-1, initial=-1.0), sample(V, axis=0))),
+    np.min:        CustomFn(_extreme_apply(np.minimum), (sample(A), sample(A, axis=1), sample(A3, axis=(0, -1)),
+                                                         sample(A, axis=0, initial=1.5))),
+    np.amax:       CustomFn(_extreme_apply(np.maximum), (sample(A, axis=0), sample(A3, keepdims=True))),
+    np.amin:       CustomFn(_extreme_apply(np.minimum), (sample(A, axis=0),)),
     np.var:        Composite(_var, (_on_matrix(), _on_matrix(axis=1, ddof=1), sample(A3, axis=(0, 2), keepdims=True))),
     np.std:        Composite(_std, (sample(A), sample(A, axis=0, ddof=1))),
     np.cumsum:     Composite(_accumulation(np.add), (_on_matrix(), _on_matrix(axis=1))),
