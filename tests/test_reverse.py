@@ -637,3 +637,50 @@ def test_comparisons_and_integer_results_are_plain() -> None:
 
     np.testing.assert_array_equal(reverse.grad(lambda x: np.sum(f(x)))(np.array([1.0, -2.0, 3.0])),
                                   [1.0, -1.0, 1.0])
+
+
+# ---------------------------------------------------------------- pytree inputs
+
+
+def _layer(params: Any, x: Any) -> Any:
+    return np.tanh(params["w"] @ x + params["b"]) * params["scale"]
+
+
+PARAMS = {"w": np.array([[1.0, 2.0], [3.0, -4.0]]), "b": np.array([0.5, -1.0]), "scale": 2.0}
+X = np.array([0.3, -0.7])
+
+
+def test_grad_and_vjp_take_pytrees_of_inputs() -> None:
+    loss = lambda p, x: np.sum(_layer(p, x) ** 2)
+    g = reverse.grad(loss)(PARAMS, X)
+    assert set(g) == set(PARAMS)
+    # the same by hand: d/dz of sum((s tanh z)^2) is 2 s^2 tanh z (1 - tanh^2 z)
+    z = PARAMS["w"] @ X + PARAMS["b"]
+    dz = 2 * PARAMS["scale"] ** 2 * np.tanh(z) * (1 - np.tanh(z) ** 2)
+    np.testing.assert_allclose(g["b"], dz)
+    np.testing.assert_allclose(g["w"], np.outer(dz, X))
+    np.testing.assert_allclose(g["scale"], 2 * PARAMS["scale"] * np.sum(np.tanh(z) ** 2))
+    assert np.shape(g["scale"]) == ()
+    both = reverse.grad(loss, argnums=(0, 1))(PARAMS, X)
+    np.testing.assert_allclose(both[1], PARAMS["w"].T @ dz)
+    # nested tuples and lists come back in their own structure
+    out, vjp_fn = reverse.vjp(lambda t: t[0] * t[1][0] + t[1][1], (np.array(2.0), [np.array([1.0, 2.0]), 3.0]))
+    np.testing.assert_allclose(out, [5.0, 7.0])
+    (cot,) = vjp_fn(np.array([1.0, 10.0]))
+    assert isinstance(cot, tuple) and isinstance(cot[1], list)
+    np.testing.assert_allclose(cot[0], 21.0)
+    np.testing.assert_allclose(cot[1][0], [2.0, 20.0])
+    np.testing.assert_allclose(cot[1][1], 11.0)
+
+
+def test_jacrev_of_a_pytree_input_matches_jacfwd() -> None:
+    jr = reverse.jacrev(_layer)(PARAMS, X)
+    jf = dn.jacfwd(_layer)(PARAMS, X)
+    assert set(jr) == set(PARAMS)
+    for key in PARAMS:
+        assert np.shape(jr[key]) == (2, *np.shape(PARAMS[key]))
+        np.testing.assert_allclose(jr[key], jf[key], rtol=1e-12)
+    per_arg = reverse.jacrev(_layer, argnums=(0, 1))(PARAMS, X)
+    np.testing.assert_allclose(per_arg[1], dn.jacfwd(_layer, argnums=1)(PARAMS, X), rtol=1e-12)
+    with pytest.raises(TypeError, match="argument 0 is complex"):
+        reverse.jacrev(lambda p: p["z"] * 2)({"z": np.array([1j])})

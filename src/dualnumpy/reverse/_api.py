@@ -90,8 +90,9 @@ def vjp(f: Fun, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     f : callable
         A function of ``len(primals)`` arrays written with NumPy. It returns an
         array, or tuples, lists or dicts of arrays (nested freely).
-    *primals : array_like
-        The point. Integers are promoted to float64; float32 and complex stay.
+    *primals : array_like or pytree
+        The point: arrays and numbers, or tuples, lists and dicts of them (nested
+        freely). Integers are promoted to float64; float32 and complex stay.
 
     Returns
     -------
@@ -99,7 +100,7 @@ def vjp(f: Fun, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         ``f(*primals)``, computed by NumPy (Vars replaced by their values).
     vjp_fn : callable
         ``vjp_fn(cotangent)`` returns a tuple with one cotangent per primal, of
-        the primal's shape and dtype. ``cotangent`` matches ``out``: an array of
+        the primal's shape and dtype (the primal's structure, for a pytree). ``cotangent`` matches ``out``: an array of
         its shape, or the same nesting of tuples, lists and dicts (``None`` for
         an output to ignore; outputs without derivative, such as integers, are
         ignored). A real output needs a real cotangent.
@@ -120,8 +121,18 @@ def vjp(f: Fun, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     >>> vjp_fn(np.array([1.0, 1.0]))
     (array([2.        , 1.08060461]), np.float64(0.8414709848078965))
     """
-    leaves = [Var(_as_primal(p, f"primal {i}")) for i, p in enumerate(primals)]
-    result = f(*leaves)
+    leaves: list[Var] = []
+    rebuilds = []
+    trees = []
+    for i, primal in enumerate(primals):
+        plain, rebuild_primal = _flatten(primal)
+        start = len(leaves)
+        leaves.extend(Var(_as_primal(p, f"primal {i}" + (f" leaf {j}" if len(plain) > 1 or _is_node(primal)
+                                                              else "")))
+                      for j, p in enumerate(plain))
+        rebuilds.append((start, len(leaves), rebuild_primal))
+        trees.append(rebuild_primal(leaves[start:]))
+    result = f(*trees)
     outs, rebuild = _flatten(result)
     out = rebuild([_plain(o) for o in outs])
 
@@ -146,7 +157,7 @@ def vjp(f: Fun, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         for leaf, g in zip(leaves, grads, strict=True):
             array = np.zeros(leaf.shape, inexact_dtype(leaf.dtype)) if g is None else np.array(g)
             finished.append(array[()] if array.ndim == 0 else array)
-        return tuple(finished)
+        return tuple(rebuild_primal(finished[start:stop]) for start, stop, rebuild_primal in rebuilds)
 
     return out, vjp_fn
 
@@ -217,7 +228,8 @@ def jacrev(f: Fun, argnums: int | Sequence[int] = 0) -> Fun:
 
     Each Jacobian has the shape ``out.shape + in.shape``. With a tuple
     ``argnums`` each output's Jacobian is a tuple over the arguments; several
-    outputs (tuples, lists, dicts) give the same structure of Jacobians. Inputs must be real; a complex
+    outputs (tuples, lists, dicts) give the same structure of Jacobians, and an argument that
+    is a pytree gets a Jacobian per leaf in its structure. Inputs must be real; a complex
     output gets a complex Jacobian (two passes per element, for the real and
     imaginary parts).
 
@@ -234,11 +246,19 @@ def jacrev(f: Fun, argnums: int | Sequence[int] = 0) -> Fun:
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacrev")
         out, vjp_fn = _partial_vjp(f, args, kwargs, nums)
-        inputs = [_as_primal(args[n], f"argument {n}") for n in nums]
-        for n, x in zip(nums, inputs, strict=True):
+        input_trees = [_flatten(args[n]) for n in nums]
+        inputs = [_as_primal(leaf, f"argument {n}") for n, (leaves_n, _) in zip(nums, input_trees, strict=True)
+                  for leaf in leaves_n]
+        owner = [j for j, (leaves_n, _) in enumerate(input_trees) for _ in leaves_n]
+        for j, x in zip(owner, inputs, strict=True):
             if x.dtype.kind == "c":
-                raise TypeError(f"jacrev: argument {n} is complex; jacrev differentiates real inputs. "
+                raise TypeError(f"jacrev: argument {nums[j]} is complex; jacrev differentiates real inputs. "
                                 f"Use vjp (the adjoint of the JVP) for complex inputs")
+
+        def flat_pull(cotangent: Any) -> list[Any]:
+            return [leaf for tree, (_, _) in zip(vjp_fn(cotangent), input_trees, strict=True)
+                    for leaf in _flatten(tree)[0]]
+
         leaves, rebuild = _flatten(out)
         outs = [np.asarray(o) for o in leaves]
         jacobians = []
@@ -251,7 +271,7 @@ def jacrev(f: Fun, argnums: int | Sequence[int] = 0) -> Fun:
                 for unit in parts:
                     seed = np.zeros(o.shape, dtype=o.dtype)
                     seed[idx] = unit
-                    pulled.append(vjp_fn(rebuild([seed if j == k else None for j in range(len(outs))])))
+                    pulled.append(flat_pull(rebuild([seed if j == k else None for j in range(len(outs))])))
                 for j in range(len(inputs)):
                     row = np.asarray(pulled[0][j])
                     if len(pulled) == 2:
@@ -264,7 +284,11 @@ def jacrev(f: Fun, argnums: int | Sequence[int] = 0) -> Fun:
                          else np.zeros((o.size, *x.shape), dtype=dtype))
                 jac = np.reshape(block, o.shape + x.shape)
                 per_input.append(jac[()] if jac.ndim == 0 else jac)
-            jacobians.append(per_input[0] if isinstance(argnums, int) else tuple(per_input))
+            per_argument, start = [], 0
+            for leaves_n, rebuild_n in input_trees:
+                per_argument.append(rebuild_n(per_input[start:start + len(leaves_n)]))
+                start += len(leaves_n)
+            jacobians.append(per_argument[0] if isinstance(argnums, int) else tuple(per_argument))
         return rebuild(jacobians)
 
     return jacobian_f
