@@ -23,10 +23,12 @@ Conventions of the backward pass
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
+
+from .._surface import ArraySurface
 
 # NumPy's stubs cannot know that a Var dispatches through the array protocols.
 _np: Any = np
@@ -62,7 +64,7 @@ def inexact_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float64)
 
 
-class Var:
+class Var(ArraySurface):
     """A node of the reverse-mode tape: a value, its parents and their VJPs.
 
     Parameters
@@ -180,34 +182,9 @@ class Var:
         return dtype
 
     @property
-    def T(self) -> Any:
-        return np.transpose(self)
-
-    @property
-    def mT(self) -> Any:
-        return np.matrix_transpose(self)
-
-    @property
-    def real(self) -> Any:
-        return np.real(self)
-
-    @property
-    def imag(self) -> Any:
-        return np.imag(self)
-
-    @property
     def at(self) -> _IndexUpdater:
         """Functional index updates: ``x.at[i].set(v)`` and ``x.at[i].add(v)``."""
         return _IndexUpdater(self)
-
-    def __len__(self) -> int:
-        if not self.shape:
-            raise TypeError("len() of a 0-d Var")
-        return self.shape[0]
-
-    def __iter__(self) -> Iterator[Any]:
-        for i in range(len(self)):
-            yield self[i]
 
     def __getitem__(self, index: Any) -> Any:
         from . import rules
@@ -217,177 +194,13 @@ class Var:
     def __repr__(self) -> str:
         return f"Var({self.value!r}, parents={len(self.parents)})"
 
-    # ------------------------------------------------------------ Python operators
+    # ------------------------------------------------------------ ndarray methods (the rest: ArraySurface)
 
-    def __add__(self, other: Any) -> Any:
-        return np.add(self, other)
+    def argmax(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return np.argmax(self.value, axis=axis, keepdims=keepdims)
 
-    def __radd__(self, other: Any) -> Any:
-        return np.add(other, self)
-
-    def __sub__(self, other: Any) -> Any:
-        return np.subtract(self, other)
-
-    def __rsub__(self, other: Any) -> Any:
-        return np.subtract(other, self)
-
-    def __mul__(self, other: Any) -> Any:
-        return np.multiply(self, other)
-
-    def __rmul__(self, other: Any) -> Any:
-        return np.multiply(other, self)
-
-    def __truediv__(self, other: Any) -> Any:
-        return np.divide(self, other)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return np.divide(other, self)
-
-    def __floordiv__(self, other: Any) -> Any:
-        return np.floor_divide(self, other)
-
-    def __rfloordiv__(self, other: Any) -> Any:
-        return np.floor_divide(other, self)
-
-    def __mod__(self, other: Any) -> Any:
-        return np.remainder(self, other)
-
-    def __rmod__(self, other: Any) -> Any:
-        return np.remainder(other, self)
-
-    def __divmod__(self, other: Any) -> Any:
-        return np.divmod(self, other)
-
-    def __rdivmod__(self, other: Any) -> Any:
-        return np.divmod(other, self)
-
-    def __pow__(self, other: Any, modulo: Any = None) -> Any:
-        if modulo is not None:
-            raise NoReference("pow() with a modulus: no derivative")
-        return np.power(self, other)
-
-    def __rpow__(self, other: Any) -> Any:
-        return np.power(other, self)
-
-    def __matmul__(self, other: Any) -> Any:
-        return np.matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Any:
-        return np.matmul(other, self)
-
-    def __neg__(self) -> Any:
-        return np.negative(self)
-
-    def __pos__(self) -> Any:
-        return np.positive(self)
-
-    def __abs__(self) -> Any:
-        return np.absolute(self)
-
-    def __eq__(self, other: Any) -> Any:
-        return np.equal(self, other)
-
-    def __ne__(self, other: Any) -> Any:
-        return np.not_equal(self, other)
-
-    def __lt__(self, other: Any) -> Any:
-        return np.less(self, other)
-
-    def __le__(self, other: Any) -> Any:
-        return np.less_equal(self, other)
-
-    def __gt__(self, other: Any) -> Any:
-        return np.greater(self, other)
-
-    def __ge__(self, other: Any) -> Any:
-        return np.greater_equal(self, other)
-
-    # ------------------------------------------------------------ ndarray methods
-
-    def sum(self, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return np.sum(self, axis=axis, dtype=dtype, keepdims=keepdims, **kwargs)
-
-    def mean(self, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return np.mean(self, axis=axis, dtype=dtype, keepdims=keepdims, **kwargs)
-
-    def prod(self, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return np.prod(self, axis=axis, dtype=dtype, keepdims=keepdims, **kwargs)
-
-    def max(self, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return np.max(self, axis=axis, keepdims=keepdims, **kwargs)
-
-    def min(self, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return np.min(self, axis=axis, keepdims=keepdims, **kwargs)
-
-    def var(self, axis: Any = None, ddof: float = 0, keepdims: bool = False, **kwargs: Any) -> Any:
-        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims, **kwargs)
-
-    def std(self, axis: Any = None, ddof: float = 0, keepdims: bool = False, **kwargs: Any) -> Any:
-        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims, **kwargs)
-
-    def cumsum(self, axis: Any = None, dtype: Any = None) -> Any:
-        return np.cumsum(self, axis=axis, dtype=dtype)
-
-    def cumprod(self, axis: Any = None, dtype: Any = None) -> Any:
-        return np.cumprod(self, axis=axis, dtype=dtype)
-
-    def argmax(self, axis: Any = None) -> Any:
-        return np.argmax(self.value, axis=axis)
-
-    def argmin(self, axis: Any = None) -> Any:
-        return np.argmin(self.value, axis=axis)
-
-    def reshape(self, *shape: Any, order: str = "C") -> Any:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return np.reshape(self, shape, order=order)  # type: ignore[call-overload]
-
-    def transpose(self, *axes: Any) -> Any:
-        if (len(axes) == 1 and isinstance(axes[0], (tuple, list))) or axes == (None,):
-            return np.transpose(self, axes[0])
-        return np.transpose(self, axes or None)
-
-    def swapaxes(self, axis1: int, axis2: int) -> Any:
-        return np.swapaxes(self, axis1, axis2)
-
-    def ravel(self, order: str = "C") -> Any:
-        return np.ravel(self, order=order)  # type: ignore[call-overload]
-
-    def flatten(self, order: str = "C") -> Any:
-        return np.ravel(self, order=order)  # type: ignore[call-overload]
-
-    def squeeze(self, axis: Any = None) -> Any:
-        return np.squeeze(self, axis=axis)
-
-    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-        return np.diagonal(self, offset, axis1, axis2)
-
-    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-        return np.trace(self, offset, axis1, axis2)
-
-    def repeat(self, repeats: Any, axis: Any = None) -> Any:
-        return np.repeat(self, repeats, axis=axis)
-
-    def take(self, indices: Any, axis: Any = None) -> Any:
-        return np.take(self, indices, axis=axis)
-
-    def dot(self, other: Any) -> Any:
-        return np.dot(self, other)
-
-    def clip(self, min: Any = None, max: Any = None) -> Any:
-        return np.clip(self, min, max)
-
-    def conj(self) -> Any:
-        return np.conjugate(self)
-
-    def conjugate(self) -> Any:
-        return np.conjugate(self)
-
-    def astype(self, dtype: Any) -> Any:
-        return _np.astype(self, dtype)
-
-    def copy(self) -> Any:
-        return np.copy(self)
+    def argmin(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return np.argmin(self.value, axis=axis, keepdims=keepdims)
 
 
 class _IndexUpdater:
