@@ -24,6 +24,7 @@ tests/test_examples_basics.py runs it and checks its numbers.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,10 @@ import numpy as np
 import dualnumpy as dn
 from dualnumpy import finite_diff, reverse
 
-OUTPUT = Path(__file__).resolve().parent / "output" / "derivatives_by_hand.png"
+if str(Path(__file__).resolve().parent) not in sys.path:  # for _plotting; a script run puts it there already
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _plotting
+
 STEPS = np.logspace(-14, -1, 53)
 
 # ------------------------------------------------ the functions: plain NumPy
@@ -124,14 +128,10 @@ def central_difference_errors(f: Callable[..., Any], point: tuple[float, ...], e
     return np.abs(quotients - exact) / abs(exact)
 
 
-def save_plot(results: dict[str, Any], path: Path = OUTPUT) -> Path | None:
+def save_plot(results: dict[str, Any]) -> Path | None:
     """Central-difference error against the step, one line per function; None without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: skipping the plot")
+    plt = _plotting.pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (title, *_), r in zip(CASES, results.values(), strict=True):
@@ -143,11 +143,7 @@ def save_plot(results: dict[str, Any], path: Path = OUTPUT) -> Path | None:
     ax.grid(True, which="major", alpha=0.4)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"saved {path}")
-    return path
+    return _plotting.save(fig, "derivatives_by_hand")
 
 
 def main(plot: bool = True) -> dict[str, Any]:

@@ -33,6 +33,7 @@ the test accuracy (>= 0.90) and the runtime.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,11 @@ import numpy as np
 
 import dualnumpy as dn
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # for _plotting; a script run puts it there already
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _plotting
+
 Array = np.ndarray[Any, Any]
-OUTPUT = Path(__file__).resolve().parent / "output" / "digits_classifier.png"
 
 N_TEST = 360
 BATCH = 64
@@ -135,15 +139,10 @@ def train(data: dict[str, Array], epochs: int = EPOCHS, batch: int = BATCH,
             "grad_error": grad_error, "n_params": n_params, "seconds": seconds, "steps": steps}
 
 
-def save_plot(result: dict[str, Any], data: dict[str, Array], wrong: Array,
-              path: Path = OUTPUT) -> Path | None:
+def save_plot(result: dict[str, Any], data: dict[str, Array], wrong: Array) -> Path | None:
     """The loss curve and up to eight misclassified test digits; None without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: skipping the plot")
+    plt = _plotting.pyplot()
+    if plt is None:
         return None
     fig = plt.figure(figsize=(11, 4))
     grid = fig.add_gridspec(2, 6)
@@ -165,11 +164,7 @@ def save_plot(result: dict[str, Any], data: dict[str, Array], wrong: Array,
     fig.suptitle(f"digits: test accuracy {result['accuracies'][-1]:.3f}; "
                  f"{len(wrong)} of {len(data['y_test'])} test digits misclassified")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"saved {path}")
-    return path
+    return _plotting.save(fig, "digits_classifier")
 
 
 def main(plot: bool = True) -> dict[str, Any]:

@@ -19,6 +19,7 @@ tests/test_examples_basics.py runs it and checks its numbers.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,11 @@ import numpy as np
 
 import dualnumpy as dn
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # for _plotting; a script run puts it there already
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _plotting
+
 Array = np.ndarray[Any, Any]
-OUTPUT = Path(__file__).resolve().parent / "output" / "linear_regression.png"
 
 EPOCHS = 100
 
@@ -108,14 +112,10 @@ def fit_batch(lr: float = 0.4, n: int = 200, seed: int = 0) -> dict[str, Any]:
             "w_true": w_true, "b_true": b_true, "loss_ls": loss_ls, "losses": np.array(losses)}
 
 
-def save_plot(line: dict[str, Any], batch: dict[str, Any], path: Path = OUTPUT) -> Path | None:
+def save_plot(line: dict[str, Any], batch: dict[str, Any]) -> Path | None:
     """Both loss curves on a log scale; None (and a message) without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: skipping the plot")
+    plt = _plotting.pyplot()
+    if plt is None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.arange(len(line["losses"]))
@@ -131,11 +131,7 @@ def save_plot(line: dict[str, Any], batch: dict[str, Any], path: Path = OUTPUT) 
     for ax in (left, right):
         ax.grid(True, which="major", alpha=0.4)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"saved {path}")
-    return path
+    return _plotting.save(fig, "linear_regression")
 
 
 def main(plot: bool = True) -> dict[str, Any]:

@@ -16,6 +16,7 @@ numbers.
 from __future__ import annotations
 
 import itertools
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ import numpy as np
 
 import dualnumpy as dn
 
-OUTPUT = Path(__file__).resolve().parent / "output"
+if str(Path(__file__).resolve().parent) not in sys.path:  # for _plotting; a script run puts it there already
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _plotting
 
 Array = np.ndarray[Any, Any]
 
@@ -104,14 +107,9 @@ def main(plot: bool = True, lam: float = 1.0, n: int = 100) -> dict[str, Any]:
 
 
 def _plot(x: Array, u: Array, u_exact: Array, norms: list[float], lam: float) -> Path | None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: skipping the plot")
+    plt = _plotting.pyplot()
+    if plt is None:
         return None
-    OUTPUT.mkdir(exist_ok=True)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(np.r_[0.0, x, 1.0], np.r_[0.0, u, 0.0], "o", ms=3, label="Newton + jacfwd (finite differences)")
     left.plot(np.r_[0.0, x, 1.0], np.r_[0.0, u_exact, 0.0], "-", label="closed form")
@@ -121,11 +119,7 @@ def _plot(x: Array, u: Array, u_exact: Array, norms: list[float], lam: float) ->
     right.set(xlabel="Newton iteration", ylabel="|F(u)|", title="residual norm (quadratic convergence)")
     right.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    path = OUTPUT / "newton_bratu.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"plot saved to {path}")
-    return path
+    return _plotting.save(fig, "newton_bratu")
 
 
 if __name__ == "__main__":

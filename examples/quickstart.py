@@ -1,6 +1,6 @@
 """Quickstart: derivatives of plain NumPy code with dualnumpy.
 
-Run it with ``python examples/quickstart.py``; tests/test_examples.py runs it
+Run it with ``python examples/quickstart.py``; tests/test_docs.py runs it
 too and checks the numbers it prints.
 """
 

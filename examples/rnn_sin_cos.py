@@ -26,6 +26,7 @@ tests/test_examples_learning.py runs it and checks the final loss.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,11 @@ import numpy as np
 import dualnumpy as dn
 from dualnumpy import reverse
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # for _plotting; a script run puts it there already
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _plotting
+
 Array = np.ndarray[Any, Any]
-OUTPUT = Path(__file__).resolve().parent / "output" / "rnn_sin_cos.png"
 
 HIDDEN = 8
 LENGTH = 40
@@ -113,14 +117,10 @@ def train(x: Array, y: Array, steps: int = STEPS, seed: int = 0) -> dict[str, An
             "final_loss": final_loss, "grad_error": grad_error, "n_params": n_params, "seconds": seconds}
 
 
-def save_plot(result: dict[str, Any], x: Array, y: Array, path: Path = OUTPUT) -> Path | None:
+def save_plot(result: dict[str, Any], x: Array, y: Array) -> Path | None:
     """The fit against the target, and the loss curve; None without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: skipping the plot")
+    plt = _plotting.pyplot()
+    if plt is None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     fine = np.linspace(x[0], x[-1], 400)
@@ -136,11 +136,7 @@ def save_plot(result: dict[str, Any], x: Array, y: Array, path: Path = OUTPUT) -
               xlabel="step", ylabel="loss")
     right.grid(True, alpha=0.4)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"saved {path}")
-    return path
+    return _plotting.save(fig, "rnn_sin_cos")
 
 
 def main(plot: bool = True) -> dict[str, Any]:

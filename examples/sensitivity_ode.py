@@ -21,6 +21,7 @@ numbers.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,10 @@ import numpy as np
 import dualnumpy as dn
 from dualnumpy import finite_diff
 
-OUTPUT = Path(__file__).resolve().parent / "output"
+if str(Path(__file__).resolve().parent) not in sys.path:  # for _plotting; a script run puts it there already
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _plotting
+
 NAMES = ("c", "k", "x0")
 
 Array = np.ndarray[Any, Any]
@@ -103,14 +107,9 @@ def main(plot: bool = True, params: tuple[float, float, float] = (0.3, 4.0, 1.0)
 
 
 def _plot(t: Array, x: Array, sens: Array, p: Array) -> Path | None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: skipping the plot")
+    plt = _plotting.pyplot()
+    if plt is None:
         return None
-    OUTPUT.mkdir(exist_ok=True)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     top.plot(t, x, color="black")
     top.set(ylabel="x(t)", title=f"damped oscillator, c = {p[0]:g}, k = {p[1]:g}, x0 = {p[2]:g}")
@@ -121,11 +120,7 @@ def _plot(t: Array, x: Array, sens: Array, p: Array) -> Path | None:
     for ax in (top, bottom):
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    path = OUTPUT / "sensitivity_ode.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"plot saved to {path}")
-    return path
+    return _plotting.save(fig, "sensitivity_ode")
 
 
 if __name__ == "__main__":

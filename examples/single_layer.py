@@ -19,6 +19,7 @@ tests/test_examples_learning.py runs it and checks its numbers.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,11 @@ import numpy as np
 
 import dualnumpy as dn
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # for _plotting; a script run puts it there already
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _plotting
+
 Array = np.ndarray[Any, Any]
-OUTPUT = Path(__file__).resolve().parent / "output" / "single_layer.png"
 
 N_SAMPLES, N_IN, N_OUT = 256, 50, 10
 NOISE = 0.05
@@ -89,14 +93,10 @@ def train(data: dict[str, Array], steps: int = STEPS, lr: float = LEARNING_RATE)
             "grad_error": grad_error, "n_params": n_params, "seconds": seconds}
 
 
-def save_plot(result: dict[str, Any], data: dict[str, Array], path: Path = OUTPUT) -> Path | None:
+def save_plot(result: dict[str, Any], data: dict[str, Array]) -> Path | None:
     """The loss curve (log scale) and learned against true weights; None without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: skipping the plot")
+    plt = _plotting.pyplot()
+    if plt is None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.semilogy(result["losses"], marker=".", markersize=3)
@@ -112,11 +112,7 @@ def save_plot(result: dict[str, Any], data: dict[str, Array], path: Path = OUTPU
     right.set(title="learned against true parameters", xlabel="true", ylabel="learned")
     right.grid(True, alpha=0.4)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"saved {path}")
-    return path
+    return _plotting.save(fig, "single_layer")
 
 
 def main(plot: bool = True) -> dict[str, Any]:

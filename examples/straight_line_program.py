@@ -23,6 +23,7 @@ tests/test_examples_basics.py runs it and checks its numbers.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ import numpy as np
 
 import dualnumpy as dn
 
-OUTPUT = Path(__file__).resolve().parent / "output" / "straight_line_program.png"
+if str(Path(__file__).resolve().parent) not in sys.path:  # for _plotting; a script run puts it there already
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _plotting
 
 X, W0, STEP, STEPS = 1.0, 4.0, 0.1, 30
 
@@ -97,32 +100,24 @@ def descend(x: float = X, w: float = W0, step: float = STEP, steps: int = STEPS)
     return {"w": np.array(ws), "v7": np.array(values), "dv7_dw": np.array(slopes)}
 
 
-def save_plot(x: float, path_: dict[str, Any], path: Path = OUTPUT) -> Path | None:
+def save_plot(x: float, descent: dict[str, Any]) -> Path | None:
     """v7 over the steps, and the steps on the curve v7(w); None without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: skipping the plot")
+    plt = _plotting.pyplot()
+    if plt is None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(np.arange(len(path_["v7"])), path_["v7"], marker="o")
+    left.plot(np.arange(len(descent["v7"])), descent["v7"], marker="o")
     left.set(title="v7 over the gradient-descent steps", xlabel="step", ylabel="v7")
     grid = np.linspace(-3.0, 4.5, 600)
     right.plot(grid, v7(x, grid), color="0.5", label="v7(w)")
-    right.plot(path_["w"], path_["v7"], marker="o", color="C1", label="the steps")
-    right.annotate("start", (path_["w"][0], path_["v7"][0]), textcoords="offset points", xytext=(-35, 0))
+    right.plot(descent["w"], descent["v7"], marker="o", color="C1", label="the steps")
+    right.annotate("start", (descent["w"][0], descent["v7"][0]), textcoords="offset points", xytext=(-35, 0))
     right.set(title=f"the path on v7(w), x = {x:g}", xlabel="w", ylabel="v7")
     right.legend()
     for ax in (left, right):
         ax.grid(True, alpha=0.4)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"saved {path}")
-    return path
+    return _plotting.save(fig, "straight_line_program")
 
 
 def main(plot: bool = True) -> dict[str, Any]:

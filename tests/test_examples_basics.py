@@ -6,9 +6,7 @@ independently (closed forms, least squares, bisection), not read from the exampl
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,48 +18,44 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("linear_regression", "derivatives_by_hand", "straight_line_program")
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", ROOT / "examples" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def results() -> dict[str, Any]:
+def results(load_example: Callable[[str], ModuleType]) -> dict[str, Any]:
     """Each example's main(plot=False), run once for the number tests."""
-    return {name: load(name).main(plot=False) for name in NAMES}
+    return {name: load_example(name).main(plot=False) for name in NAMES}
 
 
 # ---------------------------------------------------------------- plots and scripts
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_main_saves_a_png(name: str) -> None:
-    module = load(name)
-    module.OUTPUT.unlink(missing_ok=True)
-    result = module.main(plot=True)
-    assert result["plot"] == module.OUTPUT == ROOT / "examples" / "output" / f"{name}.png"
-    data = module.OUTPUT.read_bytes()
+def test_main_saves_a_png(name: str, load_example: Callable[[str], ModuleType]) -> None:
+    path = ROOT / "examples" / "output" / f"{name}.png"
+    path.unlink(missing_ok=True)
+    result = load_example(name).main(plot=True)
+    assert result["plot"] == path
+    data = path.read_bytes()
     assert len(data) > 1000 and data.startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_main_runs_without_matplotlib(name: str, monkeypatch: pytest.MonkeyPatch,
+def test_main_without_plot_returns_no_path(name: str, results: dict[str, Any]) -> None:
+    assert results[name]["plot"] is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.usefixtures("no_matplotlib")
+def test_main_runs_without_matplotlib(name: str, load_example: Callable[[str], ModuleType],
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    result = load(name).main(plot=True)
+    result = load_example(name).main(plot=True)
     assert result["plot"] is None
     assert "matplotlib not installed: skipping the plot" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_runs_as_a_script(name: str) -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py")],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert f"saved {ROOT / 'examples' / 'output' / name}.png" in done.stdout
+def test_runs_as_a_script(name: str, run_script: Callable[..., Any], tmp_path: Path) -> None:
+    done = run_script(name, cwd=tmp_path)  # from another directory: the plot still goes to examples/output/
+    assert f"plot saved to {ROOT / 'examples' / 'output' / name}.png" in done.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- linear_regression
@@ -89,17 +83,22 @@ def test_linear_regression_batch_reaches_least_squares(results: dict[str, Any]) 
     solution = np.linalg.lstsq(A, y, rcond=None)[0]
     np.testing.assert_allclose(batch["w"], solution[:3], rtol=0, atol=1e-10)
     assert batch["b"] == pytest.approx(solution[3], abs=1e-10)
+    # the example's own reference, which it prints next to the trained weights
+    np.testing.assert_allclose(batch["w_ls"], solution[:3], rtol=0, atol=1e-12)
+    assert batch["b_ls"] == pytest.approx(solution[3], abs=1e-12)
     minimum = np.mean((A @ solution - y) ** 2)
+    assert batch["loss_ls"] == pytest.approx(minimum, rel=1e-12)
     assert losses[-1] == pytest.approx(minimum, rel=1e-12)
     assert losses[0] > 100 * losses[-1]
     assert minimum == pytest.approx(0.01, rel=0.3)  # the noise variance
     np.testing.assert_allclose(batch["w"], [2.0, -1.0, 0.5], atol=0.05)
 
 
-def test_linear_regression_gradient_is_the_normal_equations_residual() -> None:
+def test_linear_regression_gradient_is_the_normal_equations_residual(
+        load_example: Callable[[str], ModuleType]) -> None:
     import dualnumpy as dn
 
-    module = load("linear_regression")
+    module = load_example("linear_regression")
     rng = np.random.default_rng(1)
     X, y, w, b = rng.standard_normal((20, 3)), rng.standard_normal(20), rng.standard_normal(3), 0.7
     loss, (dw, db) = dn.value_and_grad(module.batch_loss, argnums=(2, 3))(X, y, w, b)

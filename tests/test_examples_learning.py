@@ -7,9 +7,7 @@ separate NumPy implementation), not read from the examples' own printouts.
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,22 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("single_layer", "digits_classifier", "rnn_sin_cos")
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", ROOT / "examples" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def results() -> dict[str, Any]:
+def results(load_example: Callable[[str], ModuleType]) -> dict[str, Any]:
     """Each example's main(plot=True), run once (old PNGs removed first) for all the number tests."""
     out = {}
     for name in NAMES:
-        module = load(name)
-        module.OUTPUT.unlink(missing_ok=True)
-        out[name] = module.main(plot=True)
+        (ROOT / "examples" / "output" / f"{name}.png").unlink(missing_ok=True)
+        out[name] = load_example(name).main(plot=True)
     return out
 
 
@@ -52,11 +41,11 @@ def test_main_saves_a_png(name: str, results: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.usefixtures("no_matplotlib")
 def test_main_runs_without_matplotlib(name: str, results: dict[str, Any],
-                                      monkeypatch: pytest.MonkeyPatch,
+                                      load_example: Callable[[str], ModuleType],
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    result = load(name).main(plot=True)
+    result = load_example(name).main(plot=True)
     assert result["plot"] is None
     assert "matplotlib not installed: skipping the plot" in capsys.readouterr().out
     # fixed seeds: the same training whether or not it plots
@@ -64,24 +53,25 @@ def test_main_runs_without_matplotlib(name: str, results: dict[str, Any],
     assert result[key] == results[name][key]
 
 
-def test_single_layer_runs_as_a_script() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "single_layer.py")],
-                          capture_output=True, text=True, timeout=300, check=True)
+def test_single_layer_runs_as_a_script(run_script: Callable[..., Any], tmp_path: Path) -> None:
+    done = run_script("single_layer", cwd=tmp_path)
     assert "least-squares minimum" in done.stdout
     assert "max |W - W_true|" in done.stdout
+    assert f"plot saved to {ROOT / 'examples' / 'output' / 'single_layer.png'}" in done.stdout
 
 
 # ---------------------------------------------------------------- single_layer
 
 
-def test_single_layer_reaches_least_squares(results: dict[str, Any]) -> None:
+def test_single_layer_reaches_least_squares(results: dict[str, Any],
+                                            load_example: Callable[[str], ModuleType]) -> None:
     result = results["single_layer"]
-    module = load("single_layer")
-    data = module.make_data()
+    data = load_example("single_layer").make_data()
     X1 = np.column_stack([data["X"], np.ones(len(data["X"]))])
     solution = np.linalg.lstsq(X1, data["Y"], rcond=None)[0]
     residual = X1 @ solution - data["Y"]
     loss_ls = float(np.mean(residual ** 2))
+    assert result["loss_ls"] == pytest.approx(loss_ls, rel=1e-12)  # the example's own reference
     assert result["n_params"] == 510
     assert result["grad_error"] < 1e-12
     # below the noise variance 0.05**2 (the fit also absorbs some noise), at the least-squares minimum
@@ -95,6 +85,9 @@ def test_single_layer_weights_approach_the_true_ones(results: dict[str, Any]) ->
     result = results["single_layer"]
     assert result["W_error"] == pytest.approx(np.max(np.abs(result["params"]["W"] - result["W_true"])))
     assert result["W_error"] < 0.03 and result["b_error"] < 0.03
+    # the error it starts from, at W = 0, is max |W_true|
+    assert result["initial_W_error"] == pytest.approx(np.max(np.abs(result["W_true"])), rel=1e-15)
+    assert result["initial_W_error"] > 0.05
     assert result["W_error"] < result["initial_W_error"] / 10
 
 

@@ -9,10 +9,9 @@ sensitivities that finite differences and the closed-form solution give.
 from __future__ import annotations
 
 import itertools
-import runpy
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,18 +19,15 @@ import pytest
 
 import dualnumpy as dn
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def load(name: str) -> dict[str, Any]:
-    return runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name=f"example_{name}")
+OUTPUT = Path(__file__).resolve().parents[1] / "examples" / "output"
 
 
 # ---------------------------------------------------------------- Newton on the Bratu problem
 
-def test_newton_bratu_converges_quadratically_to_the_closed_form(capsys: pytest.CaptureFixture[str]) -> None:
-    module = load("newton_bratu")
-    out = module["main"](plot=True)
+def test_newton_bratu_converges_quadratically_to_the_closed_form(
+        load_example: Callable[[str], ModuleType], capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_example("newton_bratu")
+    out = module.main(plot=True)
     printed = capsys.readouterr().out
     assert "iteration 0: |F(u)| = 1.000e+01" in printed  # F(0) = lam * ones(100): norm 10
 
@@ -39,7 +35,7 @@ def test_newton_bratu_converges_quadratically_to_the_closed_form(capsys: pytest.
     assert norms[0] == pytest.approx(10.0)
     assert norms[-1] < 1e-10 and len(norms) <= 6  # converged in a few iterations
     # the residual of the returned solution, recomputed, is at the rounding floor
-    assert np.linalg.norm(module["residual"](out["u"], 1.0)) < 1e-10
+    assert np.linalg.norm(module.residual(out["u"], 1.0)) < 1e-10
     # quadratic convergence: |r_{k+1}| <= C |r_k|^2 with a small C, on every step above the floor
     steps = [(a, b) for a, b in itertools.pairwise(norms) if b > 1e-10]
     assert len(steps) >= 2
@@ -53,12 +49,13 @@ def test_newton_bratu_converges_quadratically_to_the_closed_form(capsys: pytest.
     assert out["u_exact"].max() == pytest.approx(0.1405251117, abs=1e-9)
 
     assert out["jacobian_error"] == 0.0  # jacfwd reproduces the hand-derived Jacobian exactly
-    assert Path(out["plot"]).stat().st_size > 1000
+    assert out["plot"] == OUTPUT / "newton_bratu.png" and out["plot"].stat().st_size > 1000
+    assert f"plot saved to {out['plot']}" in printed
 
 
-def test_newton_bratu_jacfwd_is_the_tridiagonal_matrix() -> None:
+def test_newton_bratu_jacfwd_is_the_tridiagonal_matrix(load_example: Callable[[str], ModuleType]) -> None:
     """Checked here independently of the example's own analytic_jacobian."""
-    residual = load("newton_bratu")["residual"]
+    residual = load_example("newton_bratu").residual
     n, lam = 30, 2.0
     u = np.random.default_rng(0).uniform(0.0, 0.5, n)
     h = 1.0 / (n + 1)
@@ -67,8 +64,9 @@ def test_newton_bratu_jacfwd_is_the_tridiagonal_matrix() -> None:
     np.testing.assert_allclose(dn.jacfwd(residual)(u, lam), expected, rtol=1e-15, atol=0)
 
 
-def test_newton_bratu_error_is_second_order_in_h() -> None:
-    newton, exact = (load("newton_bratu")[name] for name in ("newton", "exact_solution"))
+def test_newton_bratu_error_is_second_order_in_h(load_example: Callable[[str], ModuleType]) -> None:
+    module = load_example("newton_bratu")
+    newton, exact = module.newton, module.exact_solution
     errors = []
     for n in (49, 99):
         u, norms = newton(1.0, n)
@@ -79,9 +77,10 @@ def test_newton_bratu_error_is_second_order_in_h() -> None:
 
 # ---------------------------------------------------------------- ODE sensitivities
 
-def test_ode_sensitivities_agree_with_finite_differences_and_the_closed_form() -> None:
-    module = load("sensitivity_ode")
-    out = module["main"](plot=True)
+def test_ode_sensitivities_agree_with_finite_differences_and_the_closed_form(
+        load_example: Callable[[str], ModuleType]) -> None:
+    module = load_example("sensitivity_ode")
+    out = module.main(plot=True)
     sens, x = out["sensitivities"], out["x"]
     assert sens.shape == (3, 1001) and x.shape == (1001,)
     np.testing.assert_array_equal(sens[:, 0], [0.0, 0.0, 1.0])  # x(0) = x0 depends on x0 only
@@ -93,29 +92,26 @@ def test_ode_sensitivities_agree_with_finite_differences_and_the_closed_form() -
     p, h = np.array([0.3, 4.0, 1.0]), 1e-6
     for i in range(3):
         e = np.eye(3)[i] * h
-        central = (module["simulate"](p + e) - module["simulate"](p - e)) / (2 * h)
+        central = (module.simulate(p + e) - module.simulate(p - e)) / (2 * h)
         np.testing.assert_allclose(sens[i], central, atol=1e-7)
     # dx/dx0 = x / x0 exactly: the ODE is linear in its initial state
     assert out["x0_identity"] < 1e-14
     # the RK4 sensitivities are the closed form's derivatives up to RK4's O(dt^4) error
     assert np.max(out["closed_form_diff"]) < 1e-6
-    assert Path(out["plot"]).stat().st_size > 1000
+    assert out["plot"] == OUTPUT / "sensitivity_ode.png" and out["plot"].stat().st_size > 1000
 
 
-def test_examples_run_without_matplotlib(monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.usefixtures("no_matplotlib")
+def test_examples_run_without_matplotlib(load_example: Callable[[str], ModuleType],
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    bratu = load("newton_bratu")["main"](plot=True)
-    ode = load("sensitivity_ode")["main"](plot=True, steps=200)
+    bratu = load_example("newton_bratu").main(plot=True)
+    ode = load_example("sensitivity_ode").main(plot=True, steps=200)
     assert bratu["plot"] is None and ode["plot"] is None
     assert bratu["norms"][-1] < 1e-10 and np.max(ode["fd_diff"]) < 1e-8
     assert capsys.readouterr().out.count("matplotlib not installed: skipping the plot") == 2
 
 
 @pytest.mark.parametrize("name", ["newton_bratu", "sensitivity_ode"])
-def test_example_runs_as_a_script(name: str) -> None:
-    done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert "plot saved to" in done.stdout or "skipping the plot" in done.stdout
+def test_example_runs_as_a_script(name: str, run_script: Callable[..., Any], tmp_path: Path) -> None:
+    done = run_script(name, cwd=tmp_path)
+    assert f"plot saved to {OUTPUT / name}.png" in done.stdout
