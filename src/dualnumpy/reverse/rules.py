@@ -2857,6 +2857,21 @@ FUNCTION_VJPS: dict[Any, FunctionRule] = {
 }
 
 
+def _join(*tables: dict[Any, FunctionRule]) -> None:
+    """Add the sibling tables to FUNCTION_VJPS; a function may have one rule only."""
+    for table in tables:
+        twice = [public_name(f) for f in table if f in FUNCTION_VJPS]
+        if twice:
+            raise AssertionError(f"reverse rules defined twice: {twice}")
+        FUNCTION_VJPS.update(table)
+
+
+# The sibling tables build on the helpers above, so they join at the end.
+from . import rules_decompositions, rules_statistics  # noqa: E402
+
+_join(rules_decompositions.FUNCTION_VJPS, rules_statistics.FUNCTION_VJPS)
+
+
 def apply_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``__array_function__`` of a Var: the node(s) of a NumPy function."""
     rule = FUNCTION_VJPS.get(func)
