@@ -611,8 +611,7 @@ def test_bad_cotangents_and_outputs_are_refused() -> None:
 
 
 @pytest.mark.parametrize(("f", "name"), [
-    (lambda x: np.linalg.eig(x), "np.linalg.eig"),
-    (lambda x: np.linalg.svd(x), "np.linalg.svd with singular vectors"),
+    (lambda x: np.linalg.eig(np.eye(2) + 0 * x), "np.linalg.eig: repeated eigenvalues"),
     (lambda x: np.hypot.reduce(x), "np.hypot.reduce"),
     (lambda x: np.subtract.accumulate(x), "np.subtract.accumulate"),
     (lambda x: np.add.reduceat(x, [0, 1]), "np.add.reduceat"),
@@ -620,9 +619,8 @@ def test_bad_cotangents_and_outputs_are_refused() -> None:
     (lambda x: np.asarray(x), "np.asarray"),
     (lambda x: float(x[0, 0]), "float"),
     (lambda x: np.var(x, where=x > 0), "np.var(where=...)"),
-    (lambda x: np.gradient(x), "np.gradient"),
+    (lambda x: np.gradient(np.ones(3), x[0, 0]), "np.gradient with a Var spacing"),
     (lambda x: np.matmul(x, x, axes=[(0, 1), (0, 1), (0, 1)]), "np.matmul(axes=...)"),
-    (lambda x: np.quantile(x, 0.5, method="nearest"), "np.quantile with a method"),
     (lambda x: np.emath.arcsin(x * 2.0), "np.emath.arcsin outside [-1, 1]"),
     (lambda x: np.pad(x, 1, mode="mean"), "np.pad(mode='mean')"),
     (lambda x: np.pad(x, 1, mode="reflect", reflect_type="odd"), "np.pad(reflect_type='odd')"),

@@ -2661,7 +2661,6 @@ FUNCTION_VJPS: dict[Any, FunctionRule] = {
         _case(lambda a, b: np.linalg.tensorsolve(np.reshape(np.transpose(a), (2, 2, 4)), b, axes=(2,)),
               (4, 4), (2, 2), shift=3.0))),
     np.linalg.svdvals: FunctionRule(_svdvals, _cases(_case(lambda a: np.linalg.svdvals(a), A3, complex_ok=True))),
-    np.linalg.svd: FunctionRule(_svd, _cases(_case(lambda a: np.linalg.svd(a, compute_uv=False), (3, 2)))),
     # --- Hermitian eigenproblems and Cholesky (NumPy reads one triangle)
     np.linalg.eigvalsh: FunctionRule(_eigvalsh, _cases(
         _case(lambda a: np.linalg.eigvalsh(a), SQ, complex_ok=True),
@@ -2773,14 +2772,6 @@ FUNCTION_VJPS: dict[Any, FunctionRule] = {
                                                         _case(lambda x: np.vander(x, 0), (3,)),
                                                         _case(lambda x: np.vander(x, 4, increasing=True), (3,)))),
     # --- order statistics
-    np.quantile: FunctionRule(_composite(_quantile(1.0)), _cases(
-        _case(lambda a: np.quantile(a, 0.3), A3),
-        _case(lambda a, q: np.quantile(a, q, axis=1, keepdims=True), A3, (2,), low=0.05, high=0.95),
-        _case(lambda a: np.quantile(a, [0.0, 1.0, 0.5], axis=0), A),
-        _case(lambda a: np.quantile(a, [0.1, 0.6], axis=(1, 2)), A3))),
-    np.percentile: FunctionRule(_composite(_quantile(100.0)), _cases(
-        _case(lambda a: np.percentile(a, 40.0, axis=-1), A3),
-        _case(lambda a: np.percentile(a, [10.0, 90.0], keepdims=True), A))),
     np.median: FunctionRule(_composite(_median), _cases(
         _case(lambda a: np.median(a), A3), _case(lambda a: np.median(a, axis=1, keepdims=True), A3),
         _case(lambda a: np.median(a, axis=0), (3, 2)),
@@ -2801,10 +2792,6 @@ FUNCTION_VJPS: dict[Any, FunctionRule] = {
     np.linalg.cond: FunctionRule(_composite(_cond), _cases(
         _case(lambda a: np.linalg.cond(a), SQ, complex_ok=True), _case(lambda a: np.linalg.cond(a, -2), (2, 3, 2)),
         _case(lambda a: np.linalg.cond(a, "fro"), SQ, shift=3.0), _case(lambda a: np.linalg.cond(a, 1), SQ, shift=3.0))),
-    np.linalg.qr: FunctionRule(_qr, _cases(
-        _case(lambda a: np.linalg.qr(a), (4, 3), complex_ok=True),
-        _case(lambda a: np.linalg.qr(a, mode="r"), (2, 3, 3)),
-        _case(lambda a: np.linalg.qr(a, mode="complete"), SQ))),
     # --- assorted
     np.interp: FunctionRule(_composite(_interp), _cases(
         _case(lambda x, fp: np.interp(x, [-1.0, 0.0, 0.5, 1.5], fp), (5,), (4,), low=-1.9, high=1.9),
@@ -2869,7 +2856,7 @@ def _join(*tables: dict[Any, FunctionRule]) -> None:
 # The sibling tables build on the helpers above, so they join at the end.
 from . import rules_decompositions, rules_statistics  # noqa: E402
 
-_join(rules_decompositions.FUNCTION_VJPS, rules_statistics.FUNCTION_VJPS)
+_join(rules_decompositions.FUNCTION_VJPS, rules_statistics.FUNCTION_VJPS, rules_statistics.QUANTILE_VJPS)
 
 
 def apply_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
