@@ -378,3 +378,20 @@ def test_rfft_gives_a_complex_tangent_and_irfft_a_real_one() -> None:
     assert back.tangent.dtype == np.float64
     np.testing.assert_allclose(back.tangent, t, atol=1e-14)
     assert np.fft.hfft(Dual(crand(5), crand(5))).tangent.dtype == np.float64
+
+
+def test_polyfit_in_a_complex_x_is_the_real_linear_derivative() -> None:
+    """Least squares is not holomorphic in x: the JVP along a complex direction must pair the
+    conjugate terms (a plain-transpose rule gave a different, wrong number)."""
+    rng = np.random.default_rng(0)
+    x = np.linspace(-1, 1, 7) + 0.3j * rng.uniform(-1, 1, 7)
+    y = rng.uniform(-1, 1, 7) + 0j
+    v = rng.uniform(-1, 1, 7) + 1j * rng.uniform(-1, 1, 7)
+
+    def fit(x: Any) -> Any:
+        return np.polyfit(x, y, 2)
+
+    _, slope = dn.jvp(fit, (x,), (v,))
+    np.testing.assert_allclose(slope, (fit(x + 1e-6 * v) - fit(x - 1e-6 * v)) / 2e-6, rtol=1e-7, atol=1e-9)
+    with pytest.raises(TypeError, match="complex Dual x"):
+        dn.jvp(lambda x: np.polyfit(x, y, 2, cov=True), (x,), (v,))

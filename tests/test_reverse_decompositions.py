@@ -1,6 +1,5 @@
 """The reverse reference's rules in rules_decompositions.py beyond the generated tests of
-tests/test_reverse.py: the svd and qr rules still pending there (rules.py keeps the partial
-ones for now), and the refusals where the math has no derivative."""
+tests/test_reverse.py: the refusals where the math has no derivative."""
 
 from __future__ import annotations
 

@@ -454,6 +454,11 @@ def _polyfit(func: Any, args: Args, tag: int) -> Any:
         if rank < order:
             raise ValueError(f"np.polyfit: the fit is rank-deficient (rank {rank} < deg + 1 = {order}); "
                              f"its coefficients are not differentiable in x. Lower deg, or pass x.value")
+    complex_x = tx is not None and dtype_of(xv).kind == "c"
+    if complex_x and cov:
+        raise TypeError("np.polyfit(cov=...) with a complex Dual x: NumPy's covariance uses plain "
+                        "transposes, which has no consistent derivative here; pass x.value, or "
+                        "differentiate the coefficients (cov=False)")
     c = ans[0] if (full or cov) else ans
     two_d = _ndim(yv) == 2
     k = shape_of(tx if ty is None else ty)[0]
@@ -467,10 +472,15 @@ def _polyfit(func: Any, args: Args, tag: int) -> Any:
     if tx is not None:  # G dc = A^T W^2 (dy - dA c) - dA^T W^2 (A c - y), G = A^T W^2 A
         slopes = np.concatenate((np.vander(xv, deg) * np.arange(deg, 0, -1), np.zeros((n, 1))), axis=1)
         z = z - np.matmul(slopes, cc) * tx[..., None]
-        vbase = _unscaled_covariance(xv, yv, deg, rcond, w)
+        # Complex x: the least-squares fit is not holomorphic in x. Its derivative pairs the
+        # conjugate terms, (dA)^H = conj(dA)^T, with G = A^H W^2 A (NumPy's unscaled covariance
+        # uses A^T A, so G^-1 is formed here).
+        vbase = (np.linalg.inv(np.matmul(np.conjugate(design).T, w2 * design)) if complex_x
+                 else _unscaled_covariance(xv, yv, deg, rcond, w))
     solved = _polyfit_map(xv, z, k, deg, rcond, w, shape_of(cc)[1])
     if tx is not None:
-        dual_terms = np.matmul(np.transpose(slopes), tx[..., None] * (w2 * err))
+        dual_terms = (np.matmul(np.conjugate(slopes).T, np.conjugate(tx)[..., None] * (w2 * err)) if complex_x
+                      else np.matmul(np.transpose(slopes), tx[..., None] * (w2 * err)))
         solved = solved - np.matmul(vbase, dual_terms)
     dc = solved if two_d else solved[..., 0]
     if not (full or cov):
@@ -826,7 +836,8 @@ PRODUCT_RULES: dict[Any, FnRule] = {
                                        sample(XS, YS, 3, cov=True, duals=(1,), complex_ok=True),
                                        sample(XS, YS, 2, cov=True, duals=(0, 1)),
                                        sample(XS, np.stack([YS, -YS], axis=1), 1, cov=True, duals=(0, 1)),
-                                       sample(XS, YS, 2, cov="unscaled", duals=(0,)))),
+                                       sample(XS, YS, 2, cov="unscaled", duals=(0,)),
+                                       sample(XS, YS, 2, w=np.linspace(0.5, 1.5, 7), duals=(0, 1), complex_ok=True))),
     np.roots:      CustomFn(_roots, (sample(np.poly([0.5, -1.2, 2.0]), complex_ok=True), sample(P))),
     np.poly:       Composite(_poly, (sample(V4, complex_ok=True), sample(SQ, complex_ok=True), sample(V4[:1])),
                              diff_args=("seq_of_zeros",)),
