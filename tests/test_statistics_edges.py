@@ -599,3 +599,18 @@ def test_apply_over_axes() -> None:
     y, t = dn.jvp(lambda v: np.apply_over_axes(np.sum, v, [0, 2]), (x,), (np.ones_like(x),))
     np.testing.assert_array_equal(y, np.apply_over_axes(np.sum, x, [0, 2]))
     np.testing.assert_array_equal(t, np.full((1, 3, 1), 8.0))
+
+
+def test_histogram_density_of_dual_data_needs_a_range() -> None:
+    """Without range= the bin widths follow the data's min and max; the rule takes no derivative
+    through them, so it refuses rather than give a density with a silently zero derivative."""
+    x = np.array([0.5, -1.0, 2.0, 0.1])
+    with pytest.raises(TypeError, match="range="):
+        dn.jacfwd(lambda a: np.histogram(a, 3, density=True)[0])(x)
+    with pytest.raises(TypeError, match="range="):
+        dn.jacfwd(lambda a: np.histogram2d(a, a[::-1], [2, np.array([-1.0, 0.0, 2.0])], density=True)[0])(x)
+    # with the edges fixed, the density is piecewise constant in the data: a zero derivative
+    np.testing.assert_array_equal(dn.jacfwd(lambda a: np.histogram(a, 3, range=(-2, 2), density=True)[0])(x),
+                                  np.zeros((3, 4)))
+    np.testing.assert_array_equal(
+        dn.jacfwd(lambda a: np.histogram(a, [-2.0, 0.0, 1.0, 3.0], density=True)[0])(x), np.zeros((3, 4)))

@@ -633,6 +633,14 @@ def _zero_tangent(arg: str) -> Callable[[Any, Args, int], Any]:
 
 
 
+def _edges_from_data(bins: Any, per_axis: bool) -> bool:
+    """Whether NumPy places the bin edges from the data: a count or an estimator name (for
+    histogram2d/dd, on some axis); a sequence for np.histogram is the edges themselves."""
+    if isinstance(bins, (str, int, np.integer)) or bins is None:
+        return True
+    return per_axis and any(isinstance(b, (str, int, np.integer)) for b in bins)
+
+
 def _histogram(func: Any, args: Args, tag: int) -> Any:
     """Counts and edges on the values; weighted counts linear in the weights (density composed)."""
     name = public_name(func)
@@ -641,6 +649,12 @@ def _histogram(func: Any, args: Args, tag: int) -> Any:
             raise TypeError(f"{name}: {key} cannot be a Dual (bin edges take no derivative here); "
                             f"pass its value (d.value)")
     vals = values_at(args, tag)
+    data_keys = ("a",) if func is np.histogram else ("x", "y") if func is np.histogram2d else ("sample",)
+    if (vals.get("density") and vals.get("range") is None and _edges_from_data(vals.get("bins"), func is not np.histogram)
+            and any(_top(v, tag) for key in data_keys for v in _walk(args.get(key)))):
+        raise TypeError(f"{name}(density=True) of Dual data without range=: the bin widths follow the "
+                        f"data's min and max, a derivative this rule does not take; pass range=(lo, hi), "
+                        f"or the data's value")
     ans = call(func, vals)
     weights: Any = args.get("weights")
     if not _top(weights, tag):
