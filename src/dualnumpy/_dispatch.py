@@ -24,8 +24,10 @@ from .rules._kinds import (
     PiecewiseConstant,
     Unsupported,
     _Unit,
+    accumulate,
     align,
     loud,
+    overwritable,
     promote_int,
     quiet,
     result_dtype,
@@ -258,22 +260,17 @@ def _elementwise_call(uf: np.ufunc, rule: Elementwise, inputs: tuple[Any, ...]) 
                     loud(token)
             else:
                 d = partial(ans, *promoted)
-                if (type(d) is np.ndarray and d.size >= _IN_PLACE_MIN_SIZE and d.base is None
-                        and d.shape == t.shape and d.dtype == t.dtype and d.flags.writeable
-                        and d is not ans and all(d is not v for v in values)
-                        and all(d is not p for p in promoted)):
+                # the size gate first: small arrays, the common case, skip the call
+                if (type(d) is np.ndarray and d.size >= _IN_PLACE_MIN_SIZE
+                        and overwritable(d, t, (ans, *values, *promoted))):
                     term = np.multiply(d, t, out=d)
                 else:
                     term = d * t
             owned = True
-        if total is None:
+        if total is None:  # inline, as above: one call fewer per operation
             total, total_owned = term, owned
-        elif (total_owned and type(total) is np.ndarray and type(term) is np.ndarray
-              and total.size >= _IN_PLACE_MIN_SIZE and total.shape == term.shape
-              and total.dtype == term.dtype):
-            np.add(total, term, out=total)
         else:
-            total, total_owned = total + term, True
+            total, total_owned = accumulate(total, total_owned, term, owned)
     shape = ans.shape if type(ans) is np.ndarray else ()
     full = shape if k is None else (k, *shape)
     if total is None:  # no input moves the output (the sign source of copysign)

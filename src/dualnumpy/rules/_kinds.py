@@ -111,11 +111,19 @@ def promote_int(x: ArrayLike, dtype: Any = np.float64) -> ArrayLike:
 _IN_PLACE_MIN_SIZE = 1 << 14
 
 
+def overwritable(x: Any, like: Any, protected: Sequence[Any]) -> bool:
+    """True when ``x`` is a large temporary of this rule, shaped and typed as ``like``, that
+    may take a product in place (never an input or ``ans``: those are ``protected``)."""
+    return (type(x) is np.ndarray and x.size >= _IN_PLACE_MIN_SIZE and type(like) is np.ndarray
+            and x.base is None and x.flags.writeable and x.dtype == like.dtype
+            and x.shape == like.shape and not any(x is p for p in protected))
+
+
 def _owned(x: Any, t: Any, protected: Sequence[Any]) -> bool:
-    """True when ``x`` is a temporary this rule made and may overwrite with ``x * t``."""
+    """``overwritable`` against one direction of a batched tangent with k = 1."""
+    # x's size first: most calls are small and never build the view t[0]
     return (type(x) is np.ndarray and x.size >= _IN_PLACE_MIN_SIZE and type(t) is np.ndarray
-            and x.base is None and x.flags.writeable and x.dtype == t.dtype and t.shape[0] == 1
-            and x.shape == t.shape[1:] and not any(x is p for p in protected))
+            and t.ndim > 0 and t.shape[0] == 1 and overwritable(x, t[0], protected))
 
 
 def times_tangent(d: ArrayLike, t: ArrayLike, singular: bool,
@@ -144,17 +152,24 @@ def add_terms(terms: list[ArrayLike], k: int, shape: tuple[int, ...], dtype: Any
     """
     if not terms:
         return zeros(k, shape, np.float64 if dtype is None else dtype)
-    total = terms[0]
-    total_owned = bool(owned) and owned[0]
-    for term in terms[1:]:
-        if (total_owned and type(total) is np.ndarray and type(term) is np.ndarray
-                and total.size >= _IN_PLACE_MIN_SIZE and total.shape == term.shape
-                and total.dtype == term.dtype):
-            np.add(total, term, out=total)
-        else:
-            total = total + term
-            total_owned = True
+    total: Any = None
+    total_owned = False
+    for i, term in enumerate(terms):
+        total, total_owned = accumulate(total, total_owned, term, bool(owned) and owned[i])
     return to_shape(total, shape)
+
+
+def accumulate(total: Any, total_owned: bool, term: ArrayLike, owned: bool) -> tuple[Any, bool]:
+    """``total + term`` (``term`` alone when ``total`` is None), summed into ``total`` when it
+    is a large temporary of this rule; returns the sum and whether the rule owns it."""
+    if total is None:
+        return term, owned
+    if (total_owned and type(total) is np.ndarray and type(term) is np.ndarray
+            and total.size >= _IN_PLACE_MIN_SIZE and total.shape == term.shape
+            and total.dtype == term.dtype):
+        np.add(total, term, out=total)
+        return total, True
+    return total + term, True
 
 
 def batch_size(tangents: Tangents) -> int:
@@ -270,7 +285,8 @@ def zero_like_batched(k: int, ans: ArrayLike) -> ArrayLike:
 
 __all__ = [
     "ONE", "MINUS_ONE", "ZERO", "quiet", "loud", "Domain", "domain", "Elementwise", "Linear", "Custom", "NonDiff",
-    "PiecewiseConstant", "Unsupported", "promote_int", "times_tangent", "add_terms",
+    "PiecewiseConstant", "Unsupported", "promote_int", "times_tangent", "add_terms", "accumulate",
+    "overwritable",
     "batch_size", "result_dtype", "zero_like_batched", "align", "ndim_of", "shape_of",
     "to_shape",
 ]
