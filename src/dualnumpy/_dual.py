@@ -150,21 +150,6 @@ class Dual(ArraySurface):
             f"for math functions use NumPy's (np.sin, not math.sin)"
         )
 
-    def __float__(self) -> NoReturn:
-        self._refuse_scalar("float")
-
-    def __int__(self) -> NoReturn:
-        self._refuse_scalar("int")
-
-    def __complex__(self) -> NoReturn:
-        self._refuse_scalar("complex")
-
-    def item(self, *args: Any) -> NoReturn:
-        self._refuse_scalar("item")
-
-    def tolist(self) -> NoReturn:
-        self._refuse_scalar("tolist")
-
     def __setitem__(self, index: Any, new: Any) -> NoReturn:
         raise TypeError(
             "a Dual is immutable; use the functional update d = d.at[index].set(value) "

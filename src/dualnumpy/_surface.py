@@ -10,7 +10,7 @@ turns ``x += y`` into ``x = x + y``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -30,6 +30,25 @@ class ArraySurface:
 
     def __getitem__(self, index: Any) -> Any:
         raise NotImplementedError
+
+    def _refuse_scalar(self, kind: str) -> NoReturn:
+        """Raise the type's own error for a conversion that would drop the derivative."""
+        raise NotImplementedError
+
+    def __float__(self) -> NoReturn:
+        self._refuse_scalar("float")
+
+    def __int__(self) -> NoReturn:
+        self._refuse_scalar("int")
+
+    def __complex__(self) -> NoReturn:
+        self._refuse_scalar("complex")
+
+    def item(self, *args: Any) -> NoReturn:
+        self._refuse_scalar("item")
+
+    def tolist(self) -> NoReturn:
+        self._refuse_scalar("tolist")
 
     @property
     def T(self) -> Any:

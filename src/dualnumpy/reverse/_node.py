@@ -138,23 +138,8 @@ class Var(ArraySurface):
         raise NoReference(f"{kind}() of a reverse Var: it would drop the tape; use NumPy functions "
                           f"(np.sin, not math.sin)")
 
-    def __float__(self) -> NoReturn:
-        self._refuse_scalar("float")
-
-    def __int__(self) -> NoReturn:
-        self._refuse_scalar("int")
-
-    def __complex__(self) -> NoReturn:
-        self._refuse_scalar("complex")
-
     def __index__(self) -> NoReturn:
         self._refuse_scalar("index")
-
-    def item(self, *args: Any) -> NoReturn:
-        self._refuse_scalar("item")
-
-    def tolist(self) -> NoReturn:
-        self._refuse_scalar("tolist")
 
     def __setitem__(self, index: Any, new: Any) -> NoReturn:
         raise TypeError("a reverse Var is immutable; use x.at[index].set(v) or .add(v)")
