@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dualnumpy import _dispatch
-from dualnumpy._dual import Dual
-from dualnumpy.rules._kinds import Elementwise
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.dual import Dual
+from dualnumpy.rules.kinds import Elementwise
 from dualnumpy.rules.ufuncs import UFUNC_RULES
 
 ELEMENTWISE = sorted((uf for uf, rule in UFUNC_RULES.items()

@@ -17,8 +17,8 @@ import pytest
 
 import dualnumpy as dn
 from dualnumpy import Dual
-from dualnumpy._tree import flatten
-from dualnumpy.rules._fnkinds import (
+from dualnumpy.core.tree import flatten
+from dualnumpy.rules.function_kinds import (
     Composite,
     CustomFn,
     LinearIn,
@@ -268,7 +268,7 @@ LINEAR_WITH_BATCHING = [c for c in CASES
 @pytest.mark.parametrize("func,s", LINEAR_WITH_BATCHING)
 def test_batching_rule_agrees_with_the_per_direction_fallback(func: Any, s: Sample) -> None:
     """A linear rule's batched tangent equals applying the function once per direction."""
-    from dualnumpy.rules._fnkinds import _per_direction, bind
+    from dualnumpy.rules.function_kinds import _per_direction, bind
 
     rule = FUNCTION_RULES[func]
     primals = _primals(s)

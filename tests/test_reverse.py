@@ -506,16 +506,16 @@ def test_long_scans_stay_linear_in_memory() -> None:
 
 def test_the_reference_is_written_separately_from_the_forward_rules() -> None:
     """Nothing of the forward mode's calculus reaches the reference. The one shared module,
-    ``_surface``, maps operators and methods to NumPy calls and holds no derivative; its
+    ``core.surface``, maps operators and methods to NumPy calls and holds no derivative; its
     mapping is checked against NumPy in tests/test_dual.py and below."""
     import pathlib
     import re
 
     for path in pathlib.Path(reverse.__file__).parent.glob("*.py"):
         imports = re.findall(r"^\s*(?:from|import)\s+(\S+)", path.read_text(), flags=re.MULTILINE)
-        shared = [m for m in imports if (m.startswith("..") or m.startswith("dualnumpy")) and m != ".._surface"]
+        shared = [m for m in imports if (m.startswith("..") or m.startswith("dualnumpy")) and m != "..core.surface"]
         assert not shared, path.name
-    surface = pathlib.Path(reverse.__file__).parent.parent / "_surface.py"
+    surface = pathlib.Path(reverse.__file__).parent.parent / "core" / "surface.py"
     assert not re.findall(r"^\s*(?:from|import)\s+\.", surface.read_text(), flags=re.MULTILINE)
 
 

@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dualnumpy as dn
-from dualnumpy import _scalar
-from dualnumpy._dual import Dual
-from dualnumpy._scalar import ScalarDual, make_scalar
+from dualnumpy.core import scalar as _scalar
+from dualnumpy.core.dual import Dual
+from dualnumpy.core.scalar import ScalarDual, make_scalar
 from dualnumpy.rules.ufuncs import UFUNC_RULES
 
 UNARY = sorted(_scalar._UNARY, key=lambda u: u.__name__)

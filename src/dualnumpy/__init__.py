@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import finite_diff, reverse, testing
-from ._api import derivative, grad, hessian, jacfwd, jvp, value_and_grad
-from ._dual import Dual
-from ._support import supported
+from dualnumpy import finite_diff, reverse, testing
+from dualnumpy._support import supported
+from dualnumpy.core.dual import Dual
+from dualnumpy.transforms.api import derivative, grad, hessian, jacfwd, jvp, value_and_grad
 
 __version__ = "0.1.0"
 

@@ -191,7 +191,7 @@ def _points(points: Sequence[tuple[str, str]]) -> list[Any]:
 
 def _evaluate(f: Callable[..., Any], target: str, args: list[Any]) -> None:
     """Refuse, with one line, a function that fails, returns non-arrays, or NaN at the point."""
-    from ._tree import flatten
+    from dualnumpy.core.tree import flatten
 
     try:
         out = f(*args)
@@ -254,7 +254,7 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 
 
 def _check_rules(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from . import _check
+    from dualnumpy import _check
 
     start = time.perf_counter()
     cases = _check.cases(ns.only)
@@ -280,7 +280,7 @@ def _check_rules(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _check_function(ns: argparse.Namespace, out: TextIO) -> int:
-    from . import _check, testing
+    from dualnumpy import _check, testing
 
     if ns.only:
         _fail("--only selects rules; it does not apply to a MODULE:FUNCTION target")

@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from . import testing
-from ._dual import Dual
-from ._tree import flatten
-from .rules import _fnkinds, _kinds
-from .rules import functions as function_table
-from .rules import ufuncs as ufunc_table
+from dualnumpy import testing
+from dualnumpy.core.dual import Dual
+from dualnumpy.core.tree import flatten
+from dualnumpy.rules import function_kinds as _fnkinds
+from dualnumpy.rules import functions as function_table
+from dualnumpy.rules import kinds as _kinds
+from dualnumpy.rules import ufuncs as ufunc_table
 
 #: Imaginary parts of complex sample points stay in [-IMAG, IMAG] (clear of arctan's +-i).
 IMAG = 0.5

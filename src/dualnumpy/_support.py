@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import _fnkinds
-from .rules import functions as function_table
-from .rules import ufuncs as ufunc_table
+from dualnumpy.rules import function_kinds as _fnkinds
+from dualnumpy.rules import functions as function_table
+from dualnumpy.rules import ufuncs as ufunc_table
 
 
 def _kind(rule: Any) -> str:

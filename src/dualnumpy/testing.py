@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _api, finite_diff
-from ._tree import flatten, unflatten
+from dualnumpy import finite_diff
+from dualnumpy.core.tree import flatten, unflatten
+from dualnumpy.transforms import api as _api
 
 __all__ = ["MethodResult", "Report", "check_grads", "check_jvp", "compare"]
 
@@ -343,7 +344,7 @@ def _import_optional(name: str) -> Any:
 
 def _backend_attr(backend: Any, func: Any) -> Any:
     """The backend's function of the same public name as a NumPy ufunc or function."""
-    from .rules._fnkinds import public_name
+    from dualnumpy.rules.function_kinds import public_name
 
     name = func.__name__ if isinstance(func, np.ufunc) else public_name(func).removeprefix("np.")
     target = backend

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from .._surface import ArraySurface
+from ..core.surface import ArraySurface
 
 # NumPy's stubs cannot know that a Var dispatches through the array protocols.
 _np: Any = np

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .._types import ArrayLike
-from ._fnkinds import Args, FnRule, LinearIn, Sample, arr, sample
+from dualnumpy.core.types import ArrayLike
+from dualnumpy.rules.function_kinds import Args, FnRule, LinearIn, Sample, arr, sample
 
 # ---------------------------------------------------------------- tangent helpers
 

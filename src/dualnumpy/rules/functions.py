@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import _dispatch, _dual
-from .._tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
-from .._types import ArrayLike
-from ._fnkinds import (
+from dualnumpy.core import dual as _dual
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
+from dualnumpy.core.types import ArrayLike
+from dualnumpy.rules.function_kinds import (
     Args,
     Composite,
     CustomFn,
@@ -410,10 +411,10 @@ def _merge(*tables: dict[Any, FnRule]) -> None:
         FUNCTION_RULES.update(table)
 
 
-from .fft import FFT_RULES  # noqa: E402  (the siblings import this module's helpers)
-from .linalg import LINALG_RULES  # noqa: E402
-from .products import PRODUCT_RULES  # noqa: E402
-from .statistics import STATISTICS_RULES  # noqa: E402
-from .structure import STRUCTURE_RULES  # noqa: E402
+from dualnumpy.rules.fft import FFT_RULES  # noqa: E402  (the siblings import this module's helpers)
+from dualnumpy.rules.linalg import LINALG_RULES  # noqa: E402
+from dualnumpy.rules.products import PRODUCT_RULES  # noqa: E402
+from dualnumpy.rules.statistics import STATISTICS_RULES  # noqa: E402
+from dualnumpy.rules.structure import STRUCTURE_RULES  # noqa: E402
 
 _merge(LINALG_RULES, FFT_RULES, PRODUCT_RULES, STATISTICS_RULES, STRUCTURE_RULES)

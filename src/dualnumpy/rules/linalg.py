@@ -48,9 +48,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import _dispatch, _dual
-from .._tangent import align, dtype_of, shape_of
-from ._fnkinds import (
+from dualnumpy.core import dual as _dual
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.tangent import align, dtype_of, shape_of
+from dualnumpy.rules.function_kinds import (
     Args,
     Composite,
     CustomFn,
@@ -66,7 +67,7 @@ from ._fnkinds import (
     sample,
     values_at,
 )
-from ._fnkinds import primal as _primal
+from dualnumpy.rules.function_kinds import primal as _primal
 
 LinAlgError = np.linalg.LinAlgError
 

@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import _dispatch, _dual
-from .._tangent import align, dtype_of, shape_of, tangent_dtype
-from .._types import ArrayLike
-from ._fnkinds import (
+from dualnumpy.core import dual as _dual
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.tangent import align, dtype_of, shape_of, tangent_dtype
+from dualnumpy.core.types import ArrayLike
+from dualnumpy.rules.function_kinds import (
     Args,
     Composite,
     CustomFn,
@@ -50,7 +51,7 @@ from ._fnkinds import (
     sample,
     values_at,
 )
-from ._fnkinds import primal as _primal
+from dualnumpy.rules.function_kinds import primal as _primal
 
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np

@@ -46,10 +46,11 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from .. import _dispatch, _dual
-from .._tangent import dtype_of, shape_of, shift_axis
-from .._types import ArrayLike
-from ._fnkinds import (
+from dualnumpy.core import dual as _dual
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.tangent import dtype_of, shape_of, shift_axis
+from dualnumpy.core.types import ArrayLike
+from dualnumpy.rules.function_kinds import (
     Args,
     Composite,
     CustomFn,
@@ -67,8 +68,8 @@ from ._fnkinds import (
     sample,
     values_at,
 )
-from ._fnkinds import primal as _plain
-from ._kinds import result_dtype
+from dualnumpy.rules.function_kinds import primal as _plain
+from dualnumpy.rules.kinds import result_dtype
 
 Dual = _dual.Dual
 _NoValue: Any = np._NoValue

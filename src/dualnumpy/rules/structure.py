@@ -24,10 +24,11 @@ from numpy.lib import scimath
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.polynomial import polynomial as _polynomial
 
-from .. import _dispatch, _dual
-from .._tangent import align, dtype_of, shape_of, tangent_dtype, to_shape
-from .._types import ArrayLike
-from ._fnkinds import (
+from dualnumpy.core import dual as _dual
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.tangent import align, dtype_of, shape_of, tangent_dtype, to_shape
+from dualnumpy.core.types import ArrayLike
+from dualnumpy.rules.function_kinds import (
     Args,
     Composite,
     CustomFn,
@@ -46,7 +47,7 @@ from ._fnkinds import (
     sample,
     values_at,
 )
-from ._fnkinds import primal as _primal
+from dualnumpy.rules.function_kinds import primal as _primal
 
 # ---------------------------------------------------------------- small helpers
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from numpy._core import umath as _umath
 
-from .._tangent import align, shape_of, to_shape
-from .._types import ArrayLike
-from ._kinds import (
+from dualnumpy.core.tangent import align, shape_of, to_shape
+from dualnumpy.core.types import ArrayLike
+from dualnumpy.rules.kinds import (
     MINUS_ONE,
     ONE,
     ZERO,

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _dispatch
-from ._dual import Dual, _set_tag, _set_value
-from .rules import ufuncs as ufunc_table
-from .rules._kinds import MINUS_ONE, ONE, ZERO, Elementwise, Linear, NonDiff, loud, quiet
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.dual import Dual, _set_tag, _set_value
+from dualnumpy.rules import ufuncs as ufunc_table
+from dualnumpy.rules.kinds import MINUS_ONE, ONE, ZERO, Elementwise, Linear, NonDiff, loud, quiet
 
 _new = object.__new__
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import _dispatch, _dual
-from .._tangent import dtype_of, shape_of, shift_axis, tangent_dtype
-from .._types import ArrayLike
+from dualnumpy.core import dual as _dual
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.tangent import dtype_of, shape_of, shift_axis, tangent_dtype
+from dualnumpy.core.types import ArrayLike
 
 Args = dict[str, Any]
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ._dual import Dual
-from ._scalar import MAX_DIRECTIONS, ScalarDual, is_fast_scalar, make_scalar
-from ._tags import new_tag
-from ._tangent import dtype_of as _dtype_of
-from ._tangent import shape_of, tangent_dtype
-from ._tree import TreeDef, flatten, unflatten
+from dualnumpy.core.dual import Dual
+from dualnumpy.core.scalar import MAX_DIRECTIONS, ScalarDual, is_fast_scalar, make_scalar
+from dualnumpy.core.tags import new_tag
+from dualnumpy.core.tangent import dtype_of as _dtype_of
+from dualnumpy.core.tangent import shape_of, tangent_dtype
+from dualnumpy.core.tree import TreeDef, flatten, unflatten
 
 Fun = Callable[..., Any]
 

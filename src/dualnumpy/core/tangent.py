@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._types import ArrayLike
+from dualnumpy.core.types import ArrayLike
 
 
 def shape_of(x: Any) -> tuple[int, ...]:

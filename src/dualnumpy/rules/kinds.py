@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .._tangent import align, dtype_of, ndim_of, shape_of, tangent_dtype, to_shape, zeros
-from .._types import ArrayLike
+from dualnumpy.core.tangent import align, dtype_of, ndim_of, shape_of, tangent_dtype, to_shape, zeros
+from dualnumpy.core.types import ArrayLike
 
 Partial = Callable[..., ArrayLike]
 Tangents = Sequence[ArrayLike | None]

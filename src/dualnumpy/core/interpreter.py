@@ -11,11 +11,11 @@ from typing import Any, NoReturn, cast
 
 import numpy as np
 
-from . import _dual
-from ._tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
-from ._types import ArrayLike
-from .rules import ufuncs as ufunc_table
-from .rules._kinds import (
+from dualnumpy.core import dual as _dual
+from dualnumpy.core.tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
+from dualnumpy.core.types import ArrayLike
+from dualnumpy.rules import ufuncs as ufunc_table
+from dualnumpy.rules.kinds import (
     _IN_PLACE_MIN_SIZE,
     Custom,
     Elementwise,
@@ -406,7 +406,8 @@ def function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     for t in types:
         if not issubclass(t, (_dual.Dual, np.ndarray)):
             return NotImplemented
-    from .rules import _fnkinds, functions  # the tables import this module
+    from dualnumpy.rules import function_kinds as _fnkinds
+    from dualnumpy.rules import functions  # the tables import this module
 
     rule = functions.FUNCTION_RULES.get(func)
     name = _fnkinds.public_name(func)

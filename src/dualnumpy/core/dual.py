@@ -12,11 +12,11 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from . import _dispatch
-from ._surface import ArraySurface
-from ._tags import DEFAULT_TAG
-from ._tangent import dtype_of, shape_of, tangent_dtype
-from ._types import ArrayLike
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core.surface import ArraySurface
+from dualnumpy.core.tags import DEFAULT_TAG
+from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
+from dualnumpy.core.types import ArrayLike
 
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np
