@@ -18,7 +18,7 @@ import pytest
 
 from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.dual import Dual
-from dualnumpy.rules.kinds import Elementwise
+from dualnumpy.rules import Elementwise
 from dualnumpy.rules.ufuncs import UFUNC_RULES
 
 ELEMENTWISE = sorted((uf for uf, rule in UFUNC_RULES.items()

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import dualnumpy as dn
 from dualnumpy import Dual, testing
-from dualnumpy.rules.kinds import Elementwise, domain
+from dualnumpy.rules import Elementwise, domain
 from dualnumpy.rules.ufuncs import UFUNC_RULES
 
 X = np.array([0.3, -1.2, 2.0])

@@ -26,7 +26,7 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing.overrides import get_overridable_numpy_ufuncs
 
 from dualnumpy import Dual
-from dualnumpy.rules.kinds import Custom, Domain, Elementwise, NonDiff, Unsupported
+from dualnumpy.rules import Custom, Domain, Elementwise, NonDiff, Unsupported
 from dualnumpy.rules.ufuncs import UFUNC_RULES, UNRELIABLE_REDUCE, differentiable
 
 SETTINGS = settings(max_examples=25, deadline=None)

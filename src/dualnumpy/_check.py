@@ -20,13 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from dualnumpy import testing
+from dualnumpy import rules, testing
 from dualnumpy.core.dual import Dual
 from dualnumpy.core.tree import flatten
-from dualnumpy.rules import function_kinds as _fnkinds
-from dualnumpy.rules import functions as function_table
+from dualnumpy.numpy_facts.sampling import Domain, Sample
+from dualnumpy.numpy_facts.signatures import public_name
 from dualnumpy.rules import kinds as _kinds
-from dualnumpy.rules import ufuncs as ufunc_table
 
 #: Imaginary parts of complex sample points stay in [-IMAG, IMAG] (clear of arctan's +-i).
 IMAG = 0.5
@@ -95,7 +94,7 @@ def _draw(rng: np.random.Generator, interval: tuple[float, float], shape: tuple[
 
 
 def _ufunc_case(uf: np.ufunc, rule: Any, complex_: bool, rng: np.random.Generator) -> Case:
-    dom: _kinds.Domain = rule.domain
+    dom: Domain = rule.domain
     nin = uf.nin
     shapes = _core_shapes(uf.signature) if uf.signature else [(2, 3)] + [(3,)] * (nin - 1)
     values = []
@@ -125,19 +124,19 @@ def _ufunc_case(uf: np.ufunc, rule: Any, complex_: bool, rng: np.random.Generato
 
 
 def _ufunc_cases(rng: np.random.Generator) -> Iterator[Case]:
-    for uf, rule in sorted(ufunc_table.UFUNC_RULES.items(), key=lambda item: item[0].__name__):
+    for uf, rule in sorted(rules.UFUNC_RULES.items(), key=lambda item: item[0].__name__):
         name = f"np.{uf.__name__}"
         kind = type(rule).__name__
         if isinstance(rule, _kinds.Unsupported):
             yield Case(name, kind, "refused", uf, tuple(rng.uniform(-3, 3, 3) for _ in range(uf.nin)))
         elif isinstance(rule, _kinds.NonDiff):
             yield Case(name, kind, "nondiff", uf, tuple(rng.uniform(-3, 3, 3) for _ in range(uf.nin)))
-        elif ufunc_table.differentiable(rule):
-            if not isinstance(getattr(rule, "domain", None), _kinds.Domain):
+        elif isinstance(rule, _kinds.DIFFERENTIABLE_KINDS):
+            if not isinstance(getattr(rule, "domain", None), Domain):
                 yield Case(name, kind, "derivative", note="the rule has no domain to sample")
                 continue
             yield _ufunc_case(uf, rule, False, rng)
-            if rule.domain.complex_ok:
+            if rule.domain.complex_ok:  # type: ignore[union-attr]  # a Domain, checked above
                 yield _ufunc_case(uf, rule, True, rng)
         else:
             yield Case(name, kind, "unchecked", note=f"unknown rule kind {kind}")
@@ -162,9 +161,9 @@ def _with(args: tuple[Any, ...], paths: Sequence[int | tuple[int, int]], xs: Seq
     return out
 
 
-def _function_case(func: Any, rule: Any, s: _fnkinds.Sample, index: int, complex_: bool,
+def _function_case(func: Any, rule: Any, s: Sample, index: int, complex_: bool,
                    rng: np.random.Generator) -> Case:
-    name = f"{_fnkinds.public_name(func)}#{index}" + (" (complex)" if complex_ else "")
+    name = f"{public_name(func)}#{index}" + (" (complex)" if complex_ else "")
     paths = list(s.duals)
     points = []
     for path in paths:
@@ -186,13 +185,13 @@ def _function_case(func: Any, rule: Any, s: _fnkinds.Sample, index: int, complex
 
 
 def _function_cases(rng: np.random.Generator) -> Iterator[Case]:
-    rules = sorted(function_table.FUNCTION_RULES.items(), key=lambda item: _fnkinds.public_name(item[0]))
-    for func, rule in rules:
-        name = _fnkinds.public_name(func)
+    ordered = sorted(rules.FUNCTION_RULES.items(), key=lambda item: public_name(item[0]))
+    for func, rule in ordered:
+        name = public_name(func)
         kind = type(rule).__name__
-        samples: tuple[_fnkinds.Sample, ...] = getattr(rule, "samples", ())
-        if isinstance(rule, (_fnkinds.UnsupportedFn, _fnkinds.NonDiffFn)):
-            check = "refused" if isinstance(rule, _fnkinds.UnsupportedFn) else "nondiff"
+        samples: tuple[Sample, ...] = _kinds.samples_of(rule)
+        if isinstance(rule, (_kinds.Unsupported, _kinds.NonDiff)):
+            check = "refused" if isinstance(rule, _kinds.Unsupported) else "nondiff"
             if not samples:
                 yield Case(name, kind, check, note="no samples")
             for i, s in enumerate(samples):
@@ -226,7 +225,7 @@ def _call_with_duals(case: Case) -> tuple[Any, Any]:
     """(plain result, result with Dual inputs) of a no-derivative or refused case."""
     func = case.f
     assert func is not None
-    if case.args and isinstance(case.args[0], _fnkinds.Sample):
+    if case.args and isinstance(case.args[0], Sample):
         s = case.args[0]
         paths = list(s.duals)
         plain_args = list(s.args)
@@ -285,7 +284,7 @@ def run_case(case: Case, against: Sequence[str] = (), rtol: float | None = None,
         try:
             plain, got = _call_with_duals(case)
         except Exception as error:
-            if case.args and not isinstance(case.args[0], _fnkinds.Sample):
+            if case.args and not isinstance(case.args[0], Sample):
                 return row("-", "-", "no derivative (NumPy takes no float input)", "no derivative")
             return row("-", "-", f"ERROR: {testing._one_line(error)}", "error")
         if _has_dual(got) or not _same(plain, got):

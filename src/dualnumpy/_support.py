@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dualnumpy.rules import function_kinds as _fnkinds
-from dualnumpy.rules import functions as function_table
-from dualnumpy.rules import ufuncs as ufunc_table
+from dualnumpy import rules
+from dualnumpy.numpy_facts.signatures import public_name
 
 
 def _kind(rule: Any) -> str:
@@ -16,9 +15,10 @@ def _kind(rule: Any) -> str:
 def supported() -> dict[str, dict[str, str]]:
     """Every NumPy ufunc and function dualnumpy knows, with the kind of its rule.
 
-    Kinds: ``Elementwise``, ``Linear``, ``LinearIn``, ``Custom``, ``Composite``
-    and ``PiecewiseConstant`` carry derivatives; ``NonDiff`` returns plain NumPy
-    results; ``Unsupported`` raises a TypeError that says what to do instead.
+    Kinds (``dualnumpy.rules``): ``Elementwise``, ``Linear``, ``Bilinear``, ``Custom``,
+    ``Composite``, ``Switch`` and ``PiecewiseConstant`` carry derivatives; ``NonDiff``
+    returns plain NumPy results; ``Unsupported`` raises a TypeError that says what to do
+    instead. Rules registered with ``dualnumpy.rules.register`` are listed too.
 
     Examples
     --------
@@ -26,9 +26,9 @@ def supported() -> dict[str, dict[str, str]]:
     >>> dn.supported()["ufuncs"]["sin"]
     'Elementwise'
     """
-    ufuncs = {u.__name__: _kind(r) for u, r in ufunc_table.UFUNC_RULES.items()}
-    functions = {_fnkinds.public_name(f): _kind(r)
-                 for f, r in function_table.FUNCTION_RULES.items()}
+    ufuncs = {u.__name__: _kind(r) for u, r in rules.UFUNC_RULES.items()}
+    functions = {public_name(f): _kind(r)
+                 for f, r in rules.FUNCTION_RULES.items()}
     return {"ufuncs": dict(sorted(ufuncs.items())), "functions": dict(sorted(functions.items()))}
 
 

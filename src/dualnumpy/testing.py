@@ -344,7 +344,7 @@ def _import_optional(name: str) -> Any:
 
 def _backend_attr(backend: Any, func: Any) -> Any:
     """The backend's function of the same public name as a NumPy ufunc or function."""
-    from dualnumpy.rules.function_kinds import public_name
+    from dualnumpy.numpy_facts.signatures import public_name
 
     name = func.__name__ if isinstance(func, np.ufunc) else public_name(func).removeprefix("np.")
     target = backend

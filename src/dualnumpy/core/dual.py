@@ -2,7 +2,7 @@
 
 Every Python operator calls the NumPy ufunc, so operators and ``np.*`` share
 one set of rules. The entry points of the NumPy protocols live here and hand
-over to ``_dispatch``.
+over to ``core.interpreter`` (and ``core.indexing``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core import indexing, interpreter
 from dualnumpy.core.surface import ArraySurface
 from dualnumpy.core.tags import DEFAULT_TAG
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
+from dualnumpy.numpy_facts.sampling import use_like_factory
+from dualnumpy.rules.kinds import register_number_type
 
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np
@@ -130,10 +132,10 @@ class Dual(ArraySurface):
     # ------------------------------------------------------------ NumPy protocols
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        return _dispatch.ufunc(ufunc, method, inputs, kwargs)
+        return interpreter.ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        return _dispatch.function(func, types, args, kwargs)
+        return interpreter.function(func, types, args, kwargs)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> NoReturn:
         raise TypeError(
@@ -188,7 +190,7 @@ class Dual(ArraySurface):
         return _IndexUpdater(self)
 
     def __getitem__(self, index: Any) -> Any:
-        return _dispatch.getitem(self, index)
+        return indexing.getitem(self, index)
 
     def __repr__(self) -> str:
         tag = "" if self.tag == DEFAULT_TAG else f", tag={self.tag}"
@@ -224,13 +226,13 @@ class _IndexUpdate:
         return self._dual[self._index]
 
     def set(self, new: ArrayLike) -> Dual:
-        return _dispatch.index_update(self._dual, self._index, new, "set")
+        return indexing.index_update(self._dual, self._index, new, "set")
 
     def add(self, new: ArrayLike) -> Dual:
-        return _dispatch.index_update(self._dual, self._index, new, "add")
+        return indexing.index_update(self._dual, self._index, new, "add")
 
     def multiply(self, new: ArrayLike) -> Dual:
-        return _dispatch.index_update(self._dual, self._index, new, "multiply")
+        return indexing.index_update(self._dual, self._index, new, "multiply")
 
 
 _new = object.__new__
@@ -247,3 +249,8 @@ def make(value: Any, tangent: Any, tag: int) -> Dual:
     _set_tangent(dual, tangent)
     _set_tag(dual, tag)
     return dual
+
+
+register_number_type(Dual)
+interpreter.use_number_type(Dual, make)
+use_like_factory(lambda: Dual(np.zeros(1), np.zeros(1)))  # only the type of like= matters

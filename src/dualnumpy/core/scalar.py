@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core import interpreter
 from dualnumpy.core.dual import Dual, _set_tag, _set_value
 from dualnumpy.rules import ufuncs as ufunc_table
 from dualnumpy.rules.kinds import MINUS_ONE, ONE, ZERO, Elementwise, Linear, NonDiff, loud, quiet
@@ -55,7 +55,7 @@ class ScalarDual(Dual):
             result = fast_call(ufunc, inputs)
             if result is not None:
                 return result
-        return _dispatch.ufunc(ufunc, method, inputs, kwargs)
+        return interpreter.ufunc(ufunc, method, inputs, kwargs)
 
 
 def _rebuild(value: Any, tangent: Any, tag: int) -> Dual:

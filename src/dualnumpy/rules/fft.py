@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from dualnumpy.core.types import ArrayLike
-from dualnumpy.rules.function_kinds import Args, FnRule, LinearIn, Sample, arr, sample
+from dualnumpy.numpy_facts.sampling import Sample, arr, sample
+from dualnumpy.numpy_facts.signatures import Args
+from dualnumpy.rules.kinds import Linear, Rule
 
 # ---------------------------------------------------------------- tangent helpers
 
@@ -81,30 +83,30 @@ def _on(x: Any, **kwargs: Any) -> Sample:
 
 # ---------------------------------------------------------------- the table
 
-FFT_RULES: dict[Any, FnRule] = {
+FFT_RULES: dict[Any, Rule] = {
     # --- complex transforms along one axis
-    np.fft.fft:       LinearIn("a", _fft_1d(np.fft.fft), (_on(V), _on(M, axis=0), _on(M, n=9, norm="ortho"),
-                                                          _on(C3, n=3, axis=1, norm="forward"))),
-    np.fft.ifft:      LinearIn("a", _fft_1d(np.fft.ifft), (_on(V), _on(M, axis=-2, norm="ortho"),
-                                                            _on(C3, n=7, axis=2))),
+    np.fft.fft:       Linear((_on(V), _on(M, axis=0), _on(M, n=9, norm="ortho"),
+                                                          _on(C3, n=3, axis=1, norm="forward")), arg="a", tangent=_fft_1d(np.fft.fft)),
+    np.fft.ifft:      Linear((_on(V), _on(M, axis=-2, norm="ortho"),
+                                                            _on(C3, n=7, axis=2)), arg="a", tangent=_fft_1d(np.fft.ifft)),
     # --- real-input and Hermitian transforms (R-linear)
-    np.fft.rfft:      LinearIn("a", _fft_1d(np.fft.rfft), (sample(V), sample(M, axis=0, n=5),
-                                                            sample(C3, norm="ortho"))),
-    np.fft.irfft:     LinearIn("a", _fft_1d(np.fft.irfft), (_on(V), _on(M, axis=0, n=7), _on(C3, n=6, norm="forward"))),
-    np.fft.hfft:      LinearIn("a", _fft_1d(np.fft.hfft), (_on(V), _on(M, axis=0, n=5, norm="ortho"))),
-    np.fft.ihfft:     LinearIn("a", _fft_1d(np.fft.ihfft), (sample(V), sample(M, axis=0, n=6, norm="forward"))),
+    np.fft.rfft:      Linear((sample(V), sample(M, axis=0, n=5),
+                                                            sample(C3, norm="ortho")), arg="a", tangent=_fft_1d(np.fft.rfft)),
+    np.fft.irfft:     Linear((_on(V), _on(M, axis=0, n=7), _on(C3, n=6, norm="forward")), arg="a", tangent=_fft_1d(np.fft.irfft)),
+    np.fft.hfft:      Linear((_on(V), _on(M, axis=0, n=5, norm="ortho")), arg="a", tangent=_fft_1d(np.fft.hfft)),
+    np.fft.ihfft:     Linear((sample(V), sample(M, axis=0, n=6, norm="forward")), arg="a", tangent=_fft_1d(np.fft.ihfft)),
     # --- n-dimensional transforms
-    np.fft.fft2:      LinearIn("a", _fft_nd(np.fft.fft2, (-2, -1)), (_on(M), _on(C3, axes=(0, 2), s=(3, 6)),
-                                                                     _on(C3, norm="ortho"))),
-    np.fft.ifft2:     LinearIn("a", _fft_nd(np.fft.ifft2, (-2, -1)), (_on(M), _on(C3, axes=(2, 0)))),
-    np.fft.fftn:      LinearIn("a", _fft_nd(np.fft.fftn, None), (_on(M), _on(C3), _on(C3, axes=(1,), norm="ortho"),
-                                                                  _on(C3, s=(3, 5), axes=(0, -1)))),
-    np.fft.ifftn:     LinearIn("a", _fft_nd(np.fft.ifftn, None), (_on(C3), _on(C3, s=(2, 3, 3), axes=(0, 1, 2)))),
-    np.fft.rfft2:     LinearIn("a", _fft_nd(np.fft.rfft2, (-2, -1)), (sample(M), sample(C3, axes=(2, 1), s=(5, 3)))),
-    np.fft.irfft2:    LinearIn("a", _fft_nd(np.fft.irfft2, (-2, -1)), (_on(M), _on(C3, s=(4, 7), norm="ortho"))),
-    np.fft.rfftn:     LinearIn("a", _fft_nd(np.fft.rfftn, None), (sample(C3), sample(C3, axes=(0, 2), norm="forward"))),
-    np.fft.irfftn:    LinearIn("a", _fft_nd(np.fft.irfftn, None), (_on(C3), _on(C3, s=(3, 6), axes=(1, 2)))),
+    np.fft.fft2:      Linear((_on(M), _on(C3, axes=(0, 2), s=(3, 6)),
+                                                                     _on(C3, norm="ortho")), arg="a", tangent=_fft_nd(np.fft.fft2, (-2, -1))),
+    np.fft.ifft2:     Linear((_on(M), _on(C3, axes=(2, 0))), arg="a", tangent=_fft_nd(np.fft.ifft2, (-2, -1))),
+    np.fft.fftn:      Linear((_on(M), _on(C3), _on(C3, axes=(1,), norm="ortho"),
+                                                                  _on(C3, s=(3, 5), axes=(0, -1))), arg="a", tangent=_fft_nd(np.fft.fftn, None)),
+    np.fft.ifftn:     Linear((_on(C3), _on(C3, s=(2, 3, 3), axes=(0, 1, 2))), arg="a", tangent=_fft_nd(np.fft.ifftn, None)),
+    np.fft.rfft2:     Linear((sample(M), sample(C3, axes=(2, 1), s=(5, 3))), arg="a", tangent=_fft_nd(np.fft.rfft2, (-2, -1))),
+    np.fft.irfft2:    Linear((_on(M), _on(C3, s=(4, 7), norm="ortho")), arg="a", tangent=_fft_nd(np.fft.irfft2, (-2, -1))),
+    np.fft.rfftn:     Linear((sample(C3), sample(C3, axes=(0, 2), norm="forward")), arg="a", tangent=_fft_nd(np.fft.rfftn, None)),
+    np.fft.irfftn:    Linear((_on(C3), _on(C3, s=(3, 6), axes=(1, 2))), arg="a", tangent=_fft_nd(np.fft.irfftn, None)),
     # --- reordering
-    np.fft.fftshift:  LinearIn("x", _shift(np.fft.fftshift), (_on(V), _on(C3), _on(C3, axes=1), _on(C3, axes=(0, -1)))),
-    np.fft.ifftshift: LinearIn("x", _shift(np.fft.ifftshift), (_on(V), _on(M, axes=(0,)), _on(C3, axes=-2))),
+    np.fft.fftshift:  Linear((_on(V), _on(C3), _on(C3, axes=1), _on(C3, axes=(0, -1))), arg="x", tangent=_shift(np.fft.fftshift)),
+    np.fft.ifftshift: Linear((_on(V), _on(M, axes=(0,)), _on(C3, axes=-2)), arg="x", tangent=_shift(np.fft.ifftshift)),
 }

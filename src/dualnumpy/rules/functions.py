@@ -16,26 +16,17 @@ from dualnumpy.core import dual as _dual
 from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
 from dualnumpy.core.types import ArrayLike
-from dualnumpy.rules.function_kinds import (
-    Args,
-    Composite,
+from dualnumpy.numpy_facts.sampling import Sample, arr, sample
+from dualnumpy.numpy_facts.signatures import Args, call, public_name
+from dualnumpy.rules.function_kinds import (  # TRANSITION
     CustomFn,
-    FnRule,
-    LinearIn,
-    LinearInSequence,
-    NonDiffFn,
-    Sample,
-    UnsupportedFn,
     _axis_call,
     _per_direction,
     _replace_value,
     _value_of,
-    arr,
-    call,
-    public_name,
-    sample,
     values_at,
 )
+from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule, Unsupported
 
 # ---------------------------------------------------------------- tangent helpers
 
@@ -313,10 +304,10 @@ def _on_matrix(**kwargs: Any) -> Sample:
 
 # ---------------------------------------------------------------- the table
 
-FUNCTION_RULES: dict[Any, FnRule] = {
+FUNCTION_RULES: dict[Any, Rule] = {
     # --- reductions and statistics
-    np.sum:        LinearIn("a", _sum_tangent, (_on_matrix(), _on_matrix(axis=1), _on_matrix(axis=(0, 1), keepdims=True),
-                                                sample(A3, axis=-1), sample(V))),
+    np.sum:        Linear((_on_matrix(), _on_matrix(axis=1), _on_matrix(axis=(0, 1), keepdims=True),
+                                                sample(A3, axis=-1), sample(V)), arg="a", tangent=_sum_tangent),
     np.mean:       Composite(_mean, (_on_matrix(), _on_matrix(axis=0, keepdims=True), sample(A3, axis=(0, 2)))),
     np.prod:       Composite(_reduction(np.multiply), (_on_matrix(), _on_matrix(axis=1), sample(V * 0 + [0, 2, 3, 1, 2]))),
     np.max:        CustomFn(_extreme_apply(np.maximum), (sample(A), sample(A, axis=0), sample(A3, axis=(1, 2), keepdims=True),
@@ -330,34 +321,31 @@ FUNCTION_RULES: dict[Any, FnRule] = {
     np.cumsum:     Composite(_accumulation(np.add), (_on_matrix(), _on_matrix(axis=1))),
     np.cumprod:    Composite(_accumulation(np.multiply), (_on_matrix(axis=0), sample(V))),
     # --- shape and structure
-    np.reshape:    LinearIn("a", _reshape_tangent, (_on_matrix(shape=(2, 6)), sample(A3, (4, -1)),
-                                                    sample(A, (12,), order="F"))),
-    np.ravel:      LinearIn("a", _ravel_tangent, (_on_matrix(), sample(A3, order="F"))),
-    np.transpose:  LinearIn("a", _transpose_tangent, (_on_matrix(), sample(A3, (2, 0, 1)))),
-    np.matrix_transpose: LinearIn("x", lambda t, n, a: np.swapaxes(t, -1, -2), (sample(A3, complex_ok=True),)),
-    np.swapaxes:   LinearIn("a", _axis_call(np.swapaxes, "axis1", "axis2"), (sample(A3, 0, 2, complex_ok=True),)),
-    np.flip:       LinearIn("m", _axis_call(np.flip, "axis"), (_on_matrix(), sample(A3, axis=(0, 2)))),
-    np.moveaxis:   LinearIn("a", _moveaxis_tangent, (sample(A3, 0, -1), sample(A3, (0, 1), (2, 0)))),
-    np.squeeze:    LinearIn("a", _squeeze_tangent, (sample(arr(3, 1, 4)), sample(arr(1, 3, 1), axis=2))),
-    np.expand_dims: LinearIn("a", _expand_dims_tangent, (sample(A, 1), sample(A, (0, -1)))),
-    np.broadcast_to: LinearIn("array", _broadcast_to_tangent, (sample(V, (3, 5)), sample(arr(3, 1), (2, 3, 4)))),
-    np.diagonal:   LinearIn("a", _diagonal_tangent, (sample(SQ), sample(A3, 1, 1, 2))),
-    np.trace:      LinearIn("a", _trace_tangent, (sample(SQ, complex_ok=True), sample(A3, -1, 0, 2))),
-    np.repeat:     LinearIn("a", _repeat_tangent, (sample(A, 2), sample(A, [1, 0, 2], axis=0))),
-    np.take:       LinearIn("a", _take_tangent, (sample(A, [0, 5, 5, 11]), sample(A, [[0, 2], [1, 1]], axis=1))),
-    np.take_along_axis: LinearIn("arr", _take_along_axis_tangent,
-                                 (sample(A, np.argsort(A, axis=1), axis=1), sample(V, np.array([4, 0, 0]), axis=None))),
-    np.copy:       LinearIn("a", lambda t, n, a: np.copy(t), (_on_matrix(),)),
-    np.real:       LinearIn("val", lambda t, n, a: np.real(t), (_on_matrix(),)),
-    np.imag:       LinearIn("val", lambda t, n, a: np.imag(t), (_on_matrix(),)),
-    np.astype:     LinearIn("x", _astype_tangent, (sample(A, np.float64), sample(A, np.complex128, float32=False))),
-    np.concatenate: LinearInSequence("arrays", _concatenate_tangent,
-                                     (sample([A, arr(2, 4)], duals=((0, 0), (0, 1)), complex_ok=True),
+    np.reshape:    Linear((_on_matrix(shape=(2, 6)), sample(A3, (4, -1)),
+                                                    sample(A, (12,), order="F")), arg="a", tangent=_reshape_tangent),
+    np.ravel:      Linear((_on_matrix(), sample(A3, order="F")), arg="a", tangent=_ravel_tangent),
+    np.transpose:  Linear((_on_matrix(), sample(A3, (2, 0, 1))), arg="a", tangent=_transpose_tangent),
+    np.matrix_transpose: Linear((sample(A3, complex_ok=True),), arg="x", tangent=lambda t, n, a: np.swapaxes(t, -1, -2)),
+    np.swapaxes:   Linear((sample(A3, 0, 2, complex_ok=True),), arg="a", tangent=_axis_call(np.swapaxes, "axis1", "axis2")),
+    np.flip:       Linear((_on_matrix(), sample(A3, axis=(0, 2))), arg="m", tangent=_axis_call(np.flip, "axis")),
+    np.moveaxis:   Linear((sample(A3, 0, -1), sample(A3, (0, 1), (2, 0))), arg="a", tangent=_moveaxis_tangent),
+    np.squeeze:    Linear((sample(arr(3, 1, 4)), sample(arr(1, 3, 1), axis=2)), arg="a", tangent=_squeeze_tangent),
+    np.expand_dims: Linear((sample(A, 1), sample(A, (0, -1))), arg="a", tangent=_expand_dims_tangent),
+    np.broadcast_to: Linear((sample(V, (3, 5)), sample(arr(3, 1), (2, 3, 4))), arg="array", tangent=_broadcast_to_tangent),
+    np.diagonal:   Linear((sample(SQ), sample(A3, 1, 1, 2)), arg="a", tangent=_diagonal_tangent),
+    np.trace:      Linear((sample(SQ, complex_ok=True), sample(A3, -1, 0, 2)), arg="a", tangent=_trace_tangent),
+    np.repeat:     Linear((sample(A, 2), sample(A, [1, 0, 2], axis=0)), arg="a", tangent=_repeat_tangent),
+    np.take:       Linear((sample(A, [0, 5, 5, 11]), sample(A, [[0, 2], [1, 1]], axis=1)), arg="a", tangent=_take_tangent),
+    np.take_along_axis: Linear((sample(A, np.argsort(A, axis=1), axis=1), sample(V, np.array([4, 0, 0]), axis=None)), arg="arr", tangent=_take_along_axis_tangent),
+    np.copy:       Linear((_on_matrix(),), arg="a", tangent=lambda t, n, a: np.copy(t)),
+    np.real:       Linear((_on_matrix(),), arg="val", tangent=lambda t, n, a: np.real(t)),
+    np.imag:       Linear((_on_matrix(),), arg="val", tangent=lambda t, n, a: np.imag(t)),
+    np.astype:     Linear((sample(A, np.float64), sample(A, np.complex128, float32=False)), arg="x", tangent=_astype_tangent),
+    np.concatenate: Linear((sample([A, arr(2, 4)], duals=((0, 0), (0, 1)), complex_ok=True),
                                       sample([A, arr(3, 2)], axis=1, duals=((0, 1),)),
-                                      sample([A, A], axis=None, duals=((0, 0),)))),
-    np.stack:      LinearInSequence("arrays", _stack_tangent,
-                                    (sample([A, A * 2], duals=((0, 0), (0, 1)), complex_ok=True),
-                                     sample([V, V], axis=-1, duals=((0, 1),)))),
+                                      sample([A, A], axis=None, duals=((0, 0),))), arg="arrays", tangent=_concatenate_tangent, sequence=True),
+    np.stack:      Linear((sample([A, A * 2], duals=((0, 0), (0, 1)), complex_ok=True),
+                                     sample([V, V], axis=-1, duals=((0, 1),))), arg="arrays", tangent=_stack_tangent, sequence=True),
     # --- selection
     np.where:      CustomFn(_where, (sample(A > 0, A, arr(3, 4, seed=9), duals=(1, 2)),
                                      sample(A > 0, A, 0.0, duals=(1,)), sample(V > 0, arr(3, 1), V, duals=(1, 2)))),
@@ -368,41 +356,38 @@ FUNCTION_RULES: dict[Any, FnRule] = {
     np.around:     CustomFn(_round, (sample(A, 1),)),
     # --- products: np.dot and the other bilinear products live in products.py
     # --- results without a derivative
-    np.all:        NonDiffFn("predicate", (sample(A),)),
-    np.any:        NonDiffFn("predicate", (sample(A, axis=0),)),
-    np.argmax:     NonDiffFn("index", (sample(A), sample(A, axis=1))),
-    np.argmin:     NonDiffFn("index", (sample(A, axis=0),)),
-    np.argsort:    NonDiffFn("index", (sample(A, axis=1),)),
-    np.nonzero:    NonDiffFn("index", (sample(A),)),
-    np.shape:      NonDiffFn("shape", (sample(A3),)),
-    np.ndim:       NonDiffFn("shape", (sample(A3),)),
-    np.size:       NonDiffFn("shape", (sample(A3),)),
-    np.zeros_like: NonDiffFn("constant", (sample(A),)),
-    np.ones_like:  NonDiffFn("constant", (sample(A),)),
-    np.empty_like: NonDiffFn("constant"),
-    np.full_like:  NonDiffFn("constant", (sample(A, 2.5),)),
-    np.isclose:    NonDiffFn("predicate", (sample(A, A + 1e-12, duals=(0, 1)),)),
-    np.allclose:   NonDiffFn("predicate", (sample(A, A, duals=(0, 1)),)),
-    np.array_equal: NonDiffFn("predicate", (sample(A, A, duals=(0,)),)),
-    np.iscomplexobj: NonDiffFn("predicate", (sample(A),)),
-    np.isrealobj:  NonDiffFn("predicate", (sample(A),)),
+    np.all:        NonDiff("predicate", (sample(A),)),
+    np.any:        NonDiff("predicate", (sample(A, axis=0),)),
+    np.argmax:     NonDiff("index", (sample(A), sample(A, axis=1))),
+    np.argmin:     NonDiff("index", (sample(A, axis=0),)),
+    np.argsort:    NonDiff("index", (sample(A, axis=1),)),
+    np.nonzero:    NonDiff("index", (sample(A),)),
+    np.shape:      NonDiff("shape", (sample(A3),)),
+    np.ndim:       NonDiff("shape", (sample(A3),)),
+    np.size:       NonDiff("shape", (sample(A3),)),
+    np.zeros_like: NonDiff("constant", (sample(A),)),
+    np.ones_like:  NonDiff("constant", (sample(A),)),
+    np.empty_like: NonDiff("constant"),
+    np.full_like:  NonDiff("constant", (sample(A, 2.5),)),
+    np.isclose:    NonDiff("predicate", (sample(A, A + 1e-12, duals=(0, 1)),)),
+    np.allclose:   NonDiff("predicate", (sample(A, A, duals=(0, 1)),)),
+    np.array_equal: NonDiff("predicate", (sample(A, A, duals=(0,)),)),
+    np.iscomplexobj: NonDiff("predicate", (sample(A),)),
+    np.isrealobj:  NonDiff("predicate", (sample(A),)),
     # --- in place: a Dual is immutable
-    np.put:        UnsupportedFn("it writes in place and a Dual is immutable; use d.at[indices].set(values)",
-                                 (sample(A, [0, 1], [1.0, 2.0]),)),
-    np.put_along_axis: UnsupportedFn("it writes in place; use d.at[...].set(values) with the same indices, "
+    np.put:        Unsupported("it writes in place and a Dual is immutable; use d.at[indices].set(values)", (sample(A, [0, 1], [1.0, 2.0]),)),
+    np.put_along_axis: Unsupported("it writes in place; use d.at[...].set(values) with the same indices, "
                                      "or np.where", (sample(A, np.zeros((3, 1), int), 1.0, 1),)),
-    np.place:      UnsupportedFn("it writes in place; use np.where(mask, values, d)", (sample(A, A > 0, [1.0]),)),
-    np.putmask:    UnsupportedFn("it writes in place; use np.where(mask, values, d)", (sample(A, A > 0, 1.0),)),
-    np.copyto:     UnsupportedFn("it writes in place; use dst = np.where(mask, src, dst) or dst = src",
-                                 (sample(A, A, duals=(1,)),)),
-    np.fill_diagonal: UnsupportedFn("it writes in place; use d.at[np.diag_indices(n)].set(value)",
-                                    (sample(SQ, 1.0),)),
+    np.place:      Unsupported("it writes in place; use np.where(mask, values, d)", (sample(A, A > 0, [1.0]),)),
+    np.putmask:    Unsupported("it writes in place; use np.where(mask, values, d)", (sample(A, A > 0, 1.0),)),
+    np.copyto:     Unsupported("it writes in place; use dst = np.where(mask, src, dst) or dst = src", (sample(A, A, duals=(1,)),)),
+    np.fill_diagonal: Unsupported("it writes in place; use d.at[np.diag_indices(n)].set(value)", (sample(SQ, 1.0),)),
 }
 
 
 # ---------------------------------------------------------------- the sibling tables
 
-def _merge(*tables: dict[Any, FnRule]) -> None:
+def _merge(*tables: dict[Any, Rule]) -> None:
     """Join the sibling tables, refusing a function registered twice."""
     for table in tables:
         twice = FUNCTION_RULES.keys() & table.keys()

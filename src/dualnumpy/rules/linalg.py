@@ -51,23 +51,16 @@ import numpy as np
 from dualnumpy.core import dual as _dual
 from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.tangent import align, dtype_of, shape_of
-from dualnumpy.rules.function_kinds import (
-    Args,
-    Composite,
+from dualnumpy.numpy_facts.sampling import Sample, arr, sample
+from dualnumpy.numpy_facts.signatures import Args, call, public_name
+from dualnumpy.rules.function_kinds import (  # TRANSITION
     CustomFn,
-    FnRule,
-    LinearIn,
-    NonDiffFn,
-    Sample,
     _refuse_duals_outside,
     _replace_value,
-    arr,
-    call,
-    public_name,
-    sample,
     values_at,
 )
 from dualnumpy.rules.function_kinds import primal as _primal
+from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule
 
 LinAlgError = np.linalg.LinAlgError
 
@@ -832,41 +825,30 @@ def _sq(*extra: Any, **kwargs: Any) -> Sample:
 
 # ---------------------------------------------------------------- the table
 
-LINALG_RULES: dict[Any, FnRule] = {
+LINALG_RULES: dict[Any, Rule] = {
     # --- linear in one argument
-    np.linalg.matrix_transpose: LinearIn("x", lambda t, n, a: np.swapaxes(t, -1, -2), (sample(T4, complex_ok=True),)),
-    np.linalg.diagonal: LinearIn("x", lambda t, n, a: np.diagonal(t, a.get("offset", 0), -2, -1),
-                                 (sample(SQ, complex_ok=True), sample(T4, offset=1), sample(T4, offset=-1))),
-    np.linalg.trace:    LinearIn("x", lambda t, n, a: np.trace(t, a.get("offset", 0), -2, -1, a.get("dtype")),
-                                 (sample(SQ, complex_ok=True), sample(T4, offset=1))),
+    np.linalg.matrix_transpose: Linear((sample(T4, complex_ok=True),), arg="x", tangent=lambda t, n, a: np.swapaxes(t, -1, -2)),
+    np.linalg.diagonal: Linear((sample(SQ, complex_ok=True), sample(T4, offset=1), sample(T4, offset=-1)), arg="x", tangent=lambda t, n, a: np.diagonal(t, a.get("offset", 0), -2, -1)),
+    np.linalg.trace:    Linear((sample(SQ, complex_ok=True), sample(T4, offset=1)), arg="x", tangent=lambda t, n, a: np.trace(t, a.get("offset", 0), -2, -1, a.get("dtype"))),
     # --- compositions of supported operations (products)
-    np.linalg.matmul:   Composite(lambda x1, x2: np.matmul(x1, x2),
-                                  (sample(STACK, TALL[:3], duals=(0, 1), complex_ok=True), sample(VEC, arr(4, 2), duals=(0,))),
-                                  diff_args=("x1", "x2")),
-    np.linalg.outer:    Composite(lambda x1, x2: np.multiply(np.reshape(x1, (-1, 1)), x2),
-                                  (sample(VEC, W3, duals=(0, 1), complex_ok=True), sample(VEC, W3, duals=(1,))),
-                                  diff_args=("x1", "x2")),
+    np.linalg.matmul:   Composite(lambda x1, x2: np.matmul(x1, x2), (sample(STACK, TALL[:3], duals=(0, 1), complex_ok=True), sample(VEC, arr(4, 2), duals=(0,))), args=("x1", "x2")),
+    np.linalg.outer:    Composite(lambda x1, x2: np.multiply(np.reshape(x1, (-1, 1)), x2), (sample(VEC, W3, duals=(0, 1), complex_ok=True), sample(VEC, W3, duals=(1,))), args=("x1", "x2")),
     np.linalg.vecdot:   Composite(_vecdot, (sample(V3, arr(2, 3, seed=23), duals=(0, 1), complex_ok=True),
-                                            sample(arr(3, 2, seed=24), W3[:, None], duals=(0, 1), axis=0)),
-                                  diff_args=("x1", "x2")),
+                                            sample(arr(3, 2, seed=24), W3[:, None], duals=(0, 1), axis=0)), args=("x1", "x2")),
     np.linalg.cross:    Composite(_cross, (sample(V3, W3, duals=(0, 1), complex_ok=True),
-                                           sample(arr(3, 2, seed=25), arr(3, 1, seed=26), duals=(0, 1), axis=0)),
-                                  diff_args=("x1", "x2")),
+                                           sample(arr(3, 2, seed=25), arr(3, 1, seed=26), duals=(0, 1), axis=0)), args=("x1", "x2")),
     np.linalg.tensordot: Composite(_tensordot, (sample(T4, arr(3, 4, 2, seed=27), duals=(0, 1), complex_ok=True),
                                                 sample(T4, arr(4, 2, seed=28), duals=(0, 1), axes=1),
-                                                sample(T4, arr(3, 2, seed=29), duals=(1,), axes=([1], [0]))),
-                                   diff_args=("x1", "x2")),
+                                                sample(T4, arr(3, 2, seed=29), duals=(1,), axes=([1], [0]))), args=("x1", "x2")),
     np.linalg.multi_dot: Composite(_multi_dot, (sample([TALL, WIDE, arr(4, 2, seed=30)], duals=((0, 0), (0, 2)), complex_ok=True),
-                                                sample([VEC, arr(4, 3, seed=31), W3], duals=((0, 0), (0, 1), (0, 2)))),
-                                   diff_args=("arrays",)),
+                                                sample([VEC, arr(4, 3, seed=31), W3], duals=((0, 0), (0, 1), (0, 2)))), args=("arrays",)),
     np.linalg.matrix_power: Composite(_matrix_power, (_sq(3), _sq(-2), sample(STACK, 0), sample(STACK, 1), sample(SQ, 6))),
     np.linalg.tensorinv: Composite(_tensorinv, (sample(np.reshape(arr(6, 6, seed=32) + 4 * np.eye(6), (2, 3, 6)), 2, complex_ok=True),
                                                 sample(np.reshape(arr(4, 4, seed=33) + 3 * np.eye(4), (4, 2, 2)), 1))),
     np.linalg.tensorsolve: Composite(_tensorsolve, (sample(np.reshape(arr(6, 6, seed=34) + 4 * np.eye(6), (2, 3, 6)), arr(2, 3, seed=35),
                                                            duals=(0, 1), complex_ok=True),
                                                     sample(np.reshape(arr(6, 6, seed=36) + 4 * np.eye(6), (6, 2, 3)), arr(2, 3, seed=37),
-                                                           duals=(0, 1), axes=(0,))),
-                                     diff_args=("a", "b")),
+                                                           duals=(0, 1), axes=(0,))), args=("a", "b")),
     # --- closed forms
     np.linalg.inv:      CustomFn(_jvp_inv, (_sq(), sample(STACK, complex_ok=True))),
     np.linalg.solve:    CustomFn(_jvp_solve, (sample(SQ, W3, duals=(0, 1), complex_ok=True),
@@ -909,5 +891,5 @@ LINALG_RULES: dict[Any, FnRule] = {
     np.linalg.cond:     CustomFn(_jvp_cond, (_sq(), sample(STACK, -2), sample(SQ, "fro", complex_ok=True), sample(SQ, np.inf),
                                              sample(SQ, "nuc"))),
     # --- results without a derivative
-    np.linalg.matrix_rank: NonDiffFn("an integer rank", (sample(SQ), sample(STACK, hermitian=True))),
+    np.linalg.matrix_rank: NonDiff("an integer rank", (sample(SQ), sample(STACK, hermitian=True))),
 }

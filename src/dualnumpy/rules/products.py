@@ -35,23 +35,17 @@ from dualnumpy.core import dual as _dual
 from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.tangent import align, dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
-from dualnumpy.rules.function_kinds import (
-    Args,
-    Composite,
+from dualnumpy.numpy_facts.sampling import arr, sample
+from dualnumpy.numpy_facts.signatures import Args, call, public_name
+from dualnumpy.rules.function_kinds import (  # TRANSITION
     CustomFn,
-    FnRule,
-    LinearIn,
-    NonDiffFn,
     _refuse_duals_outside,
     _replace_value,
     _wrap_result,
-    arr,
-    call,
-    public_name,
-    sample,
     values_at,
 )
 from dualnumpy.rules.function_kinds import primal as _primal
+from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule
 
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np
@@ -787,7 +781,7 @@ def _bi(*args: Any, **kwargs: Any) -> Any:
 
 # ---------------------------------------------------------------- the table
 
-PRODUCT_RULES: dict[Any, FnRule] = {
+PRODUCT_RULES: dict[Any, Rule] = {
     # --- bilinear products
     np.dot:        CustomFn(_product_rule(_dot_term), (_bi(A, B), _bi(V4, V4), _bi(A, V4), _bi(T3, arr(5, 4, 2)),
                                                        _bi(V4, arr(2, 4, 3)), _bi(2.5, A), sample(A, B, duals=(1,)))),
@@ -818,16 +812,15 @@ PRODUCT_RULES: dict[Any, FnRule] = {
                                       sample(T3, [Ellipsis, 1], duals=(0,)))),
     # --- polynomials
     np.polyval:    Composite(_polyval, (sample(P, XS, duals=(0, 1), complex_ok=True), sample(P, 0.7, duals=(1,)),
-                                        sample(P, A, duals=(0,))), diff_args=("p", "x")),
+                                        sample(P, A, duals=(0,))), args=("p", "x")),
     np.polyadd:    Composite(_polyadd, (sample(P, Q, duals=(0, 1), complex_ok=True), sample(Q, P, duals=(1,)),
-                                        sample(P, 2.0, duals=(1,))), diff_args=("a1", "a2")),
-    np.polysub:    Composite(_polysub, (sample(P, Q, duals=(0, 1), complex_ok=True), sample(Q, P, duals=(0,))),
-                             diff_args=("a1", "a2")),
+                                        sample(P, 2.0, duals=(1,))), args=("a1", "a2")),
+    np.polysub:    Composite(_polysub, (sample(P, Q, duals=(0, 1), complex_ok=True), sample(Q, P, duals=(0,))), args=("a1", "a2")),
     np.polymul:    Composite(_polymul, (sample(P, Q, duals=(0, 1), complex_ok=True), sample(Q, P, duals=(1,)),
-                                        sample([0.0, 1.0, 2.0], P, duals=(1,))), diff_args=("a1", "a2")),
-    np.polyder:    LinearIn("p", _polyder_tangent, (sample(P, complex_ok=True), sample(P, 2), sample(P, 0), sample(Q, 3))),
+                                        sample([0.0, 1.0, 2.0], P, duals=(1,))), args=("a1", "a2")),
+    np.polyder:    Linear((sample(P, complex_ok=True), sample(P, 2), sample(P, 0), sample(Q, 3)), arg="p", tangent=_polyder_tangent),
     np.polyint:    Composite(_polyint, (sample(P, complex_ok=True), sample(P, 2, [0.5, -1.0], duals=(0, 2)),
-                                        sample(Q, 3, 0.25, duals=(0, 2)), sample(Q, 0)), diff_args=("p", "k")),
+                                        sample(Q, 3, 0.25, duals=(0, 2)), sample(Q, 0)), args=("p", "k")),
     np.polydiv:    CustomFn(_polydiv, (sample(P, Q, duals=(0, 1), complex_ok=True), sample(P, [1.2, 0.5, -0.9], duals=(1,)),
                                        sample(Q, P, duals=(0, 1)))),
     np.polyfit:    CustomFn(_polyfit, (sample(XS, YS, 2, duals=(1,), complex_ok=True), sample(XS, YS, 3, duals=(0, 1)),
@@ -840,43 +833,36 @@ PRODUCT_RULES: dict[Any, FnRule] = {
                                        sample(XS, YS, 2, cov="unscaled", duals=(0,)),
                                        sample(XS, YS, 2, w=np.linspace(0.5, 1.5, 7), duals=(0, 1), complex_ok=True))),
     np.roots:      CustomFn(_roots, (sample(np.poly([0.5, -1.2, 2.0]), complex_ok=True), sample(P))),
-    np.poly:       Composite(_poly, (sample(V4, complex_ok=True), sample(SQ, complex_ok=True), sample(V4[:1])),
-                             diff_args=("seq_of_zeros",)),
+    np.poly:       Composite(_poly, (sample(V4, complex_ok=True), sample(SQ, complex_ok=True), sample(V4[:1])), args=("seq_of_zeros",)),
     np.vander:     Composite(_vander, (sample(V4, complex_ok=True), sample(V5, 3), sample(V4, 6, True),
-                                       sample(V4, 0)), diff_args=("x",)),
+                                       sample(V4, 0)), args=("x",)),
     # --- differences, integrals, signals
     np.diff:       Composite(_diff, (sample(A, complex_ok=True), sample(A, 2, 0), sample(T3, axis=1),
                                      sample(A, prepend=0.5, append=arr(3, 2), duals=(0,)),
-                                     sample(V5, 1, -1, V4, 2.0, duals=(0, 3, 4)), sample(V5, 0)),
-                             diff_args=("a", "prepend", "append")),
+                                     sample(V5, 1, -1, V4, 2.0, duals=(0, 3, 4)), sample(V5, 0)), args=("a", "prepend", "append")),
     np.ediff1d:    Composite(_ediff1d, (sample(A, complex_ok=True), sample(V5, V4, 1.5, duals=(0, 1, 2)),
-                                        sample(V5, to_begin=[1.0, 2.0])),
-                             diff_args=("ary", "to_end", "to_begin")),
+                                        sample(V5, to_begin=[1.0, 2.0])), args=("ary", "to_end", "to_begin")),
     np.gradient:   CustomFn(_gradient, (sample(V5, complex_ok=True), sample(A), sample(A, 0.5, 2.0),
                                         sample(T3, axis=1, edge_order=2), sample(V5, XP),
                                         sample(A, axis=(-1,)), sample(T3, 2.0, 1.5, axis=(0, 2)))),
     np.trapezoid:  Composite(_trapezoid, (sample(V5, complex_ok=True), sample(A, XS[:4], duals=(0, 1)),
                                           sample(A, axis=0, dx=0.3), sample(T3, arr(2, 3, 4, seed=3), axis=1,
                                                                             duals=(0, 1)),
-                                          sample(V4, None, 0.5, duals=(0, 2))), diff_args=("y", "x", "dx")),
+                                          sample(V4, None, 0.5, duals=(0, 2))), args=("y", "x", "dx")),
     np.interp:     Composite(_interp, (sample(XQ, XP, FP, duals=(0, 1, 2)), sample(XQ, XP, FP, duals=(2,), complex_ok=True),
                                        sample(XQ, XP, FP, -3.0, 4.0, duals=(0, 2, 3, 4)),
                                        sample(XQ * 3 + 0.05, XP, FP, period=2.5, duals=(0, 1, 2)),
-                                       sample(0.37, XP, FP, duals=(0, 2))),
-                             diff_args=("x", "xp", "fp", "left", "right")),
-    np.sinc:       Composite(_sinc, (sample(V5, complex_ok=True), sample(np.array([0.0, 1e-3, -0.1, 0.3, 1.0, -2.5]))),
-                             diff_args=("x",)),
-    np.i0:         Composite(_i0, (sample(np.array([0.0, 0.3, -0.9, 1.5, -4.0, 7.5, 9.0, -20.0])), sample(V5)),
-                             diff_args=("x",)),
+                                       sample(0.37, XP, FP, duals=(0, 2))), args=("x", "xp", "fp", "left", "right")),
+    np.sinc:       Composite(_sinc, (sample(V5, complex_ok=True), sample(np.array([0.0, 1e-3, -0.1, 0.3, 1.0, -2.5]))), args=("x",)),
+    np.i0:         Composite(_i0, (sample(np.array([0.0, 0.3, -0.9, 1.5, -4.0, 7.5, 9.0, -20.0])), sample(V5)), args=("x",)),
     np.unwrap:     CustomFn(_unwrap, (sample(PHASE), sample(np.stack([PHASE, PHASE * 0.5]), axis=0),
                                       sample(PHASE, period=3.0), sample(PHASE, discont=4.0))),
     np.cov:        Composite(_cov, (sample(A, complex_ok=True), sample(A, rowvar=False), sample(A, A[::-1] * 2, duals=(0, 1)),
                                     sample(V5, bias=True), sample(A, ddof=2),
                                     sample(A, None, True, False, None, [1, 2, 1, 3], [0.5, 1.0, 2.0, 1.5], duals=(0, 6)),
-                                    sample(A, aweights=[0.5, 1.0, 2.0, 1.5], ddof=0)),
-                             diff_args=("m", "y", "aweights")),
+                                    sample(A, aweights=[0.5, 1.0, 2.0, 1.5], ddof=0)), args=("m", "y", "aweights")),
     np.corrcoef:   Composite(_corrcoef, (sample(A), sample(A, rowvar=False), sample(V5, V5 ** 2, duals=(0, 1)),
-                                         sample(V5)), diff_args=("x", "y")),
+                                         sample(V5)), args=("x", "y")),
     # --- results without a derivative
-    np.einsum_path: NonDiffFn("a contraction order", (sample("ij,jk,kl", A, B, arr(2, 3), duals=(1, 2)),)),
+    np.einsum_path: NonDiff("a contraction order", (sample("ij,jk,kl", A, B, arr(2, 3), duals=(1, 2)),)),
 }

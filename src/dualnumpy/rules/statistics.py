@@ -47,31 +47,25 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from dualnumpy.core import dual as _dual
+from dualnumpy.core import indexing as _indexing  # TRANSITION
 from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.tangent import dtype_of, shape_of, shift_axis
 from dualnumpy.core.types import ArrayLike
-from dualnumpy.rules.function_kinds import (
-    Args,
-    Composite,
+from dualnumpy.numpy_facts.sampling import arr, sample
+from dualnumpy.numpy_facts.signatures import Args, call, public_name
+from dualnumpy.rules.function_kinds import (  # TRANSITION
     CustomFn,
-    FnRule,
-    LinearIn,
-    NonDiffFn,
     _duals_in,
     _refuse_duals_outside,
     _replace_value,
     _value_of,
     _walk,
-    arr,
-    call,
-    public_name,
-    sample,
     values_at,
 )
 from dualnumpy.rules.function_kinds import primal as _plain
-from dualnumpy.rules.kinds import result_dtype
+from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule, result_dtype
+from dualnumpy.rules.kinds import is_number as _is_number
 
-Dual = _dual.Dual
 _NoValue: Any = np._NoValue
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np
@@ -80,7 +74,7 @@ _np: Any = np
 
 
 def _top(x: Any, tag: int) -> bool:
-    return isinstance(x, Dual) and x.tag == tag
+    return _is_number(x) and x.tag == tag
 
 
 def _given(**kwargs: Any) -> dict[str, Any]:
@@ -90,7 +84,7 @@ def _given(**kwargs: Any) -> dict[str, Any]:
 
 def _as_dtype(piece: Any, dtype: Any) -> Any:
     """Cast like NumPy's ``y[...] = piece`` into an array of ``dtype``."""
-    if isinstance(piece, Dual):
+    if _is_number(piece):
         return piece if piece.dtype == dtype else _np.astype(piece, dtype)
     return np.asarray(piece).astype(dtype)
 
@@ -98,14 +92,14 @@ def _as_dtype(piece: Any, dtype: Any) -> Any:
 def _tangent_as(t: Any, ans: Any) -> Any:
     """A nested (Dual) tangent in the result's dtype; plain ones are cast by wrap()."""
     dtype = result_dtype(ans)
-    if isinstance(t, Dual) and t.dtype != dtype:
+    if _is_number(t) and t.dtype != dtype:
         return _np.astype(t, dtype)
     return t
 
 
 def _nan_where_nan(r: Any) -> Any:
     """A NaN answer gets a NaN tangent: no derivative exists there."""
-    if not isinstance(r, Dual):
+    if not _is_number(r):
         return r
     mask = np.isnan(_plain(r.value))
     if not np.any(mask):
@@ -254,7 +248,7 @@ def _quantile_apply(*, percent: bool = False, nan: bool = False, median: bool = 
         ndim = len(shape_of(av))
         x = _to_last(av, vals.get("axis"), ndim)
         kept, n = shape_of(x)[:-1], shape_of(x)[-1]
-        nq = math.prod(shape_of(qv) if isinstance(qv, Dual) else np.shape(qv))
+        nq = math.prod(shape_of(qv) if _is_number(qv) else np.shape(qv))
         out_shape = shape_of(ans)
         if n == 0 or nq == 0 or math.prod(kept) == 0:
             return _dispatch.wrap(ans, np.full((k, *out_shape), np.nan), tag, batched)
@@ -284,7 +278,7 @@ def _quantile_apply(*, percent: bool = False, nan: bool = False, median: bool = 
             j = np.broadcast_to(np.clip(np.floor(ip).astype(np.intp), 0, top), (*kept, nq))
             j1 = np.minimum(j + 1, top)
             g = np.broadcast_to(np.where(bad, 0.0, idx) - j, (*kept, nq))
-            if not isinstance(g, Dual):
+            if not _is_number(g):
                 g = g.astype(result_dtype(ans))
             stats = _order_statistics(xp, [j, j1])
         t_out: Any = None
@@ -512,7 +506,7 @@ def _piecewise(func: Any, args: Args, tag: int) -> Any:
     funclist = list(args["funclist"])
     extra = tuple(args.get("args", ()))
     kw = {key: value for key, value in args.items() if key not in ("x", "condlist", "funclist", "args")}
-    if any(isinstance(c, Dual) for c in _walk(condlist)):
+    if any(_is_number(c) for c in _walk(condlist)):
         raise TypeError("np.piecewise: the conditions cannot be Duals; pass boolean arrays (e.g. x.value < 0)")
     scalar = len(shape_of(x)) == 0
     if np.isscalar(condlist) or (not isinstance(condlist[0], (list, np.ndarray)) and not scalar):
@@ -528,7 +522,7 @@ def _piecewise(func: Any, args: Args, tag: int) -> Any:
         x, conds = np.reshape(x, (1,)), np.reshape(conds, (n, 1))
     like = next(d for d in _duals_in(args) if d.tag == tag)
     dtype = dtype_of(x)
-    y: Any = _dispatch._zero_lift(np.zeros_like(_value_of(x, tag)), like)
+    y: Any = _indexing._zero_lift(np.zeros_like(_value_of(x, tag)), like)
     for cond, f in zip(conds, funclist, strict=True):
         if not callable(f):
             piece = f
@@ -788,7 +782,7 @@ def _intersect1d(func: Any, args: Args, tag: int) -> Any:
 def _apply_along_axis(func: Any, args: Args, tag: int) -> Any:
     """NumPy's loop over 1-D slices, on Duals: the user function sees Dual slices."""
     func1d, axis, a = args["func1d"], args["axis"], args["arr"]
-    if isinstance(axis, Dual):
+    if _is_number(axis):
         raise TypeError("np.apply_along_axis: axis cannot be a Dual; pass an int")
     extra = tuple(args.get("args", ()))
     kw = {key: value for key, value in args.items() if key not in ("func1d", "axis", "arr", "args")}
@@ -799,7 +793,7 @@ def _apply_along_axis(func: Any, args: Args, tag: int) -> Any:
     if any(s == 0 for s in outer):
         raise ValueError("Cannot apply_along_axis when any iteration dimensions are 0")
     results = [func1d(inarr[ind], *extra, **kw) for ind in np.ndindex(*outer)]
-    results = [r if isinstance(r, Dual) else np.asanyarray(r) for r in results]
+    results = [r if _is_number(r) else np.asanyarray(r) for r in results]
     dtype = dtype_of(results[0])
     res_shape = shape_of(results[0])
     stacked = np.reshape(np.stack([_as_dtype(r, dtype) for r in results]), outer + res_shape)
@@ -863,7 +857,7 @@ def _pairs(v: Any) -> Any:
 
 # ---------------------------------------------------------------- the table
 
-STATISTICS_RULES: dict[Any, FnRule] = {
+STATISTICS_RULES: dict[Any, Rule] = {
     # --- order statistics: tied entries share the tangent evenly; a Dual q differentiates too
     np.median:        CustomFn(_quantile_apply(median=True), (sample(A), sample(A, axis=0), sample(V),
                                                               sample(A3, axis=(0, 2), keepdims=True))),
@@ -892,15 +886,12 @@ STATISTICS_RULES: dict[Any, FnRule] = {
     np.average:       Composite(_average, (sample(A), sample(A, 1, W4, duals=(0, 2)),
                                            sample(A, None, WA, True, duals=(0, 2)),
                                            sample(A, 0, WA, True, keepdims=True, duals=(2,)),
-                                           sample(A3, (0, 2), None, True, complex_ok=True)),
-                                diff_args=("a", "weights")),
+                                           sample(A3, (0, 2), None, True, complex_ok=True)), args=("a", "weights")),
     np.ptp:           Composite(_ptp, (sample(A), sample(A, axis=1), sample(A3, axis=(0, 2), keepdims=True))),
     np.cumulative_sum:  Composite(_cumulative(np.cumsum, 0.0), (sample(V, complex_ok=True),
-                                                                sample(A, axis=1, include_initial=True)),
-                                  diff_args=("x",)),
+                                                                sample(A, axis=1, include_initial=True)), args=("x",)),
     np.cumulative_prod: Composite(_cumulative(np.cumprod, 1.0), (sample(V, complex_ok=True),
-                                                                 sample(A, axis=0, include_initial=True)),
-                                  diff_args=("x",)),
+                                                                 sample(A, axis=0, include_initial=True)), args=("x",)),
     # --- nan-functions: NaN entries contribute nothing
     np.nansum:        Composite(_nansum, (sample(ANAN, complex_ok=True), sample(ANAN, axis=1),
                                           sample(ANAN, axis=0, keepdims=True, where=A > -1.5))),
@@ -918,8 +909,8 @@ STATISTICS_RULES: dict[Any, FnRule] = {
                                                                   sample(ANAN, axis=1))),
     np.nancumprod:    Composite(_nan_accumulate(1.0, np.cumprod), (sample(ANAN), sample(ANAN, axis=0))),
     # --- weighted counts: linear in the weights
-    np.bincount:      LinearIn("weights", _bincount_tangent, (sample(np.array([0, 1, 1, 3, 2]), V, duals=(1,)),
-                                                              sample(np.array([2, 0, 2]), V[:3], 6, duals=(1,)))),
+    np.bincount:      Linear((sample(np.array([0, 1, 1, 3, 2]), V, duals=(1,)),
+                                                              sample(np.array([2, 0, 2]), V[:3], 6, duals=(1,))), arg="weights", tangent=_bincount_tangent),
     np.histogram:     CustomFn(_histogram, (sample(V, 4, (-2.0, 2.0), None, W5, duals=(4,), complex_ok=True),
                                             sample(V, 3, None, True, W5, duals=(4,)),
                                             sample(V, [-2.0, -0.5, 0.5, 2.0], duals=(0,)))),
@@ -931,8 +922,7 @@ STATISTICS_RULES: dict[Any, FnRule] = {
     # --- selection: tangents follow the selected entries
     np.select:        Composite(_select, (sample([A > 0, A < -1], [A, B], duals=((1, 0), (1, 1))),
                                           sample([A > 0.5], [A], C, duals=((1, 0), 2)),
-                                          sample([V > 0, V < -1], [V, 2.0], 0.5, duals=((1, 0),))),
-                                diff_args=("choicelist", "default")),
+                                          sample([V > 0, V < -1], [V, 2.0], 0.5, duals=((1, 0),))), args=("choicelist", "default")),
     np.choose:        CustomFn(_choose, (sample(IDX, [A, B, C], duals=((1, 0), (1, 2))),
                                          sample(IDX + 1, [A, B, C], mode="wrap", duals=((1, 1),)),
                                          sample(IDX * 2 - 1, [A, B, C], mode="clip", duals=((1, 0), (1, 2))),
@@ -941,13 +931,13 @@ STATISTICS_RULES: dict[Any, FnRule] = {
     np.piecewise:     CustomFn(_piecewise, (sample(V, [V < 0, V >= 0], [_square, np.sin]),
                                             sample(A, [A < -1, A > 1], [0.5, _square, np.cos]),
                                             sample(V, V > 0.2, [_scaled_sin, _shifted_square], 3.0, shift=1.0))),
-    np.compress:      LinearIn("a", _compress_tangent, (sample(np.array([True, False, True]), A, axis=0, duals=(1,)),
+    np.compress:      Linear((sample(np.array([True, False, True]), A, axis=0, duals=(1,)),
                                                         sample([1, 0, 1, 1, 0], V, duals=(1,)),
                                                         sample(A[0] > 0, A, axis=-1, duals=(1,)),
-                                                        sample([0, 1, 1, 0, 0, 1], A, duals=(1,)))),
-    np.extract:       LinearIn("arr", _extract_tangent, (sample(A > 0, A, duals=(1,)),
-                                                         sample(np.array([1, 0, 3]), V, duals=(1,)))),
-    np.trim_zeros:    Composite(_trim_zeros, (sample(V), sample(A, "f", axis=1)), diff_args=("filt",)),
+                                                        sample([0, 1, 1, 0, 0, 1], A, duals=(1,))), arg="a", tangent=_compress_tangent),
+    np.extract:       Linear((sample(A > 0, A, duals=(1,)),
+                                                         sample(np.array([1, 0, 3]), V, duals=(1,))), arg="arr", tangent=_extract_tangent),
+    np.trim_zeros:    Composite(_trim_zeros, (sample(V), sample(A, "f", axis=1)), args=("filt",)),
     np.nan_to_num:    CustomFn(_nan_to_num_apply, (sample(INF, complex_ok=True), sample(INF, nan=1.5, posinf=9.0, neginf=-9.0),
                                                    sample(INF, False, 2.0, 3.0, -3.0, duals=(0, 2, 3, 4)))),
     np.real_if_close: CustomFn(_real_if_close, (sample(A, complex_ok=True),)),
@@ -960,15 +950,12 @@ STATISTICS_RULES: dict[Any, FnRule] = {
     np.unique_counts: CustomFn(_unique_apply("x", False), (sample(A),)),
     np.unique_inverse: CustomFn(_unique_apply("x", False), (sample(A),)),
     np.unique_values: CustomFn(_unique_apply("x", False), (sample(V),)),
-    np.union1d:       Composite(_union1d, (sample(V, arr(3, seed=10), duals=(0, 1)), sample(A, V, duals=(1,))),
-                                diff_args=("ar1", "ar2")),
+    np.union1d:       Composite(_union1d, (sample(V, arr(3, seed=10), duals=(0, 1)), sample(A, V, duals=(1,))), args=("ar1", "ar2")),
     np.intersect1d:   CustomFn(_intersect1d, (sample(V, arr(3, seed=10)),
                                               sample(V, arr(3, seed=10), return_indices=True))),
-    np.setdiff1d:     Composite(_setdiff1d, (sample(V, np.array([5.0, 7.0])), sample(A, V, True, duals=(0, 1))),
-                                diff_args=("ar1", "ar2")),
+    np.setdiff1d:     Composite(_setdiff1d, (sample(V, np.array([5.0, 7.0])), sample(A, V, True, duals=(0, 1))), args=("ar1", "ar2")),
     np.setxor1d:      Composite(_setxor1d, (sample(V, arr(3, seed=10), duals=(0, 1)),
-                                            sample(A, V, True, duals=(1,))),
-                                diff_args=("ar1", "ar2")),
+                                            sample(A, V, True, duals=(1,))), args=("ar1", "ar2")),
     # --- apply a user function to Dual slices
     np.apply_along_axis: CustomFn(_apply_along_axis, (sample(_square, 1, A, duals=(2,)),
                                                       sample(np.sum, -1, A3, duals=(2,)),
@@ -977,19 +964,19 @@ STATISTICS_RULES: dict[Any, FnRule] = {
     np.apply_over_axes:  CustomFn(_apply_over_axes, (sample(np.sum, A3, [0, 2], duals=(1,)),
                                                      sample(np.mean, A, -1, duals=(1,)))),
     # --- results without a derivative: indices, counts, predicates, bin edges
-    np.nanargmax:     NonDiffFn("index", (sample(ANAN, axis=1),)),
-    np.nanargmin:     NonDiffFn("index", (sample(ANAN),)),
-    np.argpartition:  NonDiffFn("index", (sample(V, 2),)),
-    np.argwhere:      NonDiffFn("index", (sample(A),)),
-    np.flatnonzero:   NonDiffFn("index", (sample(A),)),
-    np.lexsort:       NonDiffFn("index", (sample(A),)),
-    np.searchsorted:  NonDiffFn("index", (sample(np.sort(V), A, duals=(0, 1)),)),
-    np.digitize:      NonDiffFn("index", (sample(V, np.array([-1.0, 0.0, 1.0]), duals=(0, 1)),)),
-    np.count_nonzero: NonDiffFn("count", (sample(A, axis=0),)),
-    np.histogram_bin_edges: NonDiffFn("bin edges are taken on the values", (sample(V, 4),)),
-    np.isin:          NonDiffFn("predicate", (sample(V, V[:2], duals=(0, 1)),)),
-    np.isreal:        NonDiffFn("predicate", (sample(A),)),
-    np.iscomplex:     NonDiffFn("predicate", (sample(A),)),
-    np.isneginf:      NonDiffFn("predicate", (sample(INF),)),
-    np.isposinf:      NonDiffFn("predicate", (sample(INF),)),
+    np.nanargmax:     NonDiff("index", (sample(ANAN, axis=1),)),
+    np.nanargmin:     NonDiff("index", (sample(ANAN),)),
+    np.argpartition:  NonDiff("index", (sample(V, 2),)),
+    np.argwhere:      NonDiff("index", (sample(A),)),
+    np.flatnonzero:   NonDiff("index", (sample(A),)),
+    np.lexsort:       NonDiff("index", (sample(A),)),
+    np.searchsorted:  NonDiff("index", (sample(np.sort(V), A, duals=(0, 1)),)),
+    np.digitize:      NonDiff("index", (sample(V, np.array([-1.0, 0.0, 1.0]), duals=(0, 1)),)),
+    np.count_nonzero: NonDiff("count", (sample(A, axis=0),)),
+    np.histogram_bin_edges: NonDiff("bin edges are taken on the values", (sample(V, 4),)),
+    np.isin:          NonDiff("predicate", (sample(V, V[:2], duals=(0, 1)),)),
+    np.isreal:        NonDiff("predicate", (sample(A),)),
+    np.iscomplex:     NonDiff("predicate", (sample(A),)),
+    np.isneginf:      NonDiff("predicate", (sample(INF),)),
+    np.isposinf:      NonDiff("predicate", (sample(INF),)),
 }

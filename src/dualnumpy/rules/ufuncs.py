@@ -16,21 +16,23 @@ from numpy._core import umath as _umath
 
 from dualnumpy.core.tangent import align, shape_of, to_shape
 from dualnumpy.core.types import ArrayLike
+from dualnumpy.numpy_facts.sampling import Domain, domain
 from dualnumpy.rules.kinds import (
     MINUS_ONE,
+    NO_PARAMS,
     ONE,
     ZERO,
     Custom,
-    Domain,
     Elementwise,
     Linear,
     NonDiff,
+    Params,
     PiecewiseConstant,
+    Rule,
     Tangents,
     Unsupported,
     add_terms,
     batch_size,
-    domain,
     promote_int,
     result_dtype,
     times_tangent,
@@ -42,7 +44,6 @@ umath: Any = _umath
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 
-Rule = Elementwise | Linear | Custom | NonDiff | PiecewiseConstant | Unsupported
 
 # Sampling domains shared by many lines.
 REAL = domain((-3.0, 3.0))
@@ -61,7 +62,8 @@ def _where_zero(cond: ArrayLike, value: ArrayLike) -> ArrayLike:
 # ---------------------------------------------------------------- custom rules
 
 
-def _jvp_absolute(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
+def _jvp_absolute(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> ArrayLike:
     """d|x| = sign(x) dx; for complex x the R-linear map Re(conj(x) dx) / |x|."""
     (x,), (t,) = values, tangents
     t = align(t, len(shape_of(ans)))
@@ -72,7 +74,8 @@ def _jvp_absolute(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangent
     return np.sign(promote_int(x)) * t
 
 
-def _jvp_sign(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
+def _jvp_sign(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> ArrayLike:
     """Real sign is piecewise constant; complex sign is z/|z|, smooth away from 0."""
     (x,), (t,) = values, tangents
     t = align(t, len(shape_of(ans)))
@@ -98,7 +101,8 @@ def constant_exponent_partial(x: ArrayLike, y: float) -> tuple[Any, bool]:
     return y * x ** (y - 1), y < 1
 
 
-def _jvp_power(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
+def _jvp_power(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> ArrayLike:
     """x**y: y x**(y-1) dx + x**y log(x) dy, with x**0 and 0**y flat (DESIGN.md s6)."""
     dtype = result_dtype(ans)
     x, y = promote_int(values[0], dtype), values[1]
@@ -132,7 +136,8 @@ def _extremum(first_wins: Callable[[ArrayLike, ArrayLike], ArrayLike]) -> Custom
     and gives max(x, x)' = 1.
     """
 
-    def jvp(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
+    def jvp(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> ArrayLike:
         x, y = values
         tx, ty = tangents
         ndim = len(shape_of(ans))
@@ -145,21 +150,24 @@ def _extremum(first_wins: Callable[[ArrayLike, ArrayLike], ArrayLike]) -> Custom
     return Custom(jvp, domain((-3.0, 3.0), (-3.0, 3.0)), nin=2)
 
 
-def _jvp_divmod(ans: Any, values: Sequence[ArrayLike], tangents: Tangents) -> tuple[Any, Any]:
+def _jvp_divmod(ans: Any, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> tuple[Any, Any]:
     quotient, remainder = ans
     k = batch_size(tangents)
     zero = np.zeros((k, *shape_of(quotient)), dtype=result_dtype(quotient))
     return zero, REMAINDER.jvp(remainder, values, tangents)
 
 
-def _jvp_modf(ans: Any, values: Sequence[ArrayLike], tangents: Tangents) -> tuple[Any, Any]:
+def _jvp_modf(ans: Any, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> tuple[Any, Any]:
     fraction, _ = ans
     (t,) = tangents
     t = to_shape(t, shape_of(fraction))
     return t, np.zeros_like(t)
 
 
-def _jvp_frexp(ans: Any, values: Sequence[ArrayLike], tangents: Tangents) -> tuple[Any, None]:
+def _jvp_frexp(ans: Any, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> tuple[Any, None]:
     """x = m * 2**e with e piecewise constant: dm = dx / 2**e; e is an integer output."""
     mantissa, exponent = ans
     (t,) = tangents
@@ -167,13 +175,14 @@ def _jvp_frexp(ans: Any, values: Sequence[ArrayLike], tangents: Tangents) -> tup
     return to_shape(scale * align(t, len(shape_of(mantissa))), shape_of(mantissa)), None
 
 
-def _jvp_clip(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
+def _jvp_clip(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> ArrayLike:
     """clip(x, lo, hi) is minimum(maximum(x, lo), hi): the same tie convention."""
     x, lo, hi = values
     tx, tlo, thi = tangents
     low = np.maximum(x, lo)
-    t_low = MAXIMUM.jvp(low, (x, lo), (tx, tlo)) if (tx is not None or tlo is not None) else None
-    return MINIMUM.jvp(ans, (low, hi), (t_low, thi))
+    t_low = MAXIMUM.jvp(low, (x, lo), (tx, tlo), params) if (tx is not None or tlo is not None) else None
+    return MINIMUM.jvp(ans, (low, hi), (t_low, thi), params)
 
 
 def _promote_vector(x: ArrayLike, t: ArrayLike | None, axis: int) -> tuple[ArrayLike, ArrayLike | None]:
@@ -184,7 +193,8 @@ def _promote_vector(x: ArrayLike, t: ArrayLike | None, axis: int) -> tuple[Array
     return x, None if t is None else np.expand_dims(t, axis if axis < 0 else axis + 1)
 
 
-def _jvp_matmul(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
+def _jvp_matmul(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> ArrayLike:
     """Product rule; 1-D operands are promoted first so the batch axis stays a stack axis."""
     a, b = values
     ta, tb = tangents
@@ -208,7 +218,8 @@ def _jvp_matmul(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents)
 def _gufunc_bilinear(ufunc: np.ufunc, core_ndims: tuple[int, int]) -> Callable[..., ArrayLike]:
     """Product rule for vecdot/matvec/vecmat: align loop dimensions, then apply."""
 
-    def jvp(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents) -> ArrayLike:
+    def jvp(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
+                params: Params = NO_PARAMS) -> ArrayLike:
         a, b = values
         ta, tb = tangents
         loop_ndim = max(len(shape_of(a)) - core_ndims[0], len(shape_of(b)) - core_ndims[1])
@@ -379,7 +390,7 @@ for _ufunc in sorted(
 UFUNC_RULES[umath._ones_like] = NonDiff("constant result")
 
 
-def differentiable(rule: Rule) -> bool:
+def differentiable(rule: Rule) -> bool:  # the kinds that carry a derivative
     return isinstance(rule, (Elementwise, Linear, Custom, PiecewiseConstant))
 
 
