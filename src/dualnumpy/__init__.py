@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dualnumpy import finite_diff, reverse, testing
+from dualnumpy import finite_diff, reverse, rules, testing
 from dualnumpy._support import supported
 from dualnumpy.core.dual import Dual
 from dualnumpy.transforms.api import derivative, grad, hessian, jacfwd, jvp, value_and_grad
+from dualnumpy.transforms.custom_jvp import custom_jvp
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Dual",
+    "custom_jvp",
     "derivative",
     "finite_diff",
     "grad",
@@ -18,6 +20,7 @@ __all__ = [
     "jacfwd",
     "jvp",
     "reverse",
+    "rules",
     "supported",
     "testing",
     "value_and_grad",
