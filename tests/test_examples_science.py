@@ -4,6 +4,8 @@ examples/newton_bratu.py: Newton's method with a jacfwd Jacobian converges quadr
 the discrete Bratu solution, which approaches the closed form at O(h^2).
 examples/sensitivity_ode.py: one batched JVP through an RK4 solver gives the parameter
 sensitivities that finite differences and the closed-form solution give.
+examples/custom_rules.py: custom_jvp rules make a stable softplus, an integral by quad and a
+root by brentq differentiable, to the closed forms.
 """
 
 from __future__ import annotations
@@ -115,3 +117,38 @@ def test_examples_run_without_matplotlib(load_example: Callable[[str], ModuleTyp
 def test_example_runs_as_a_script(name: str, run_script: Callable[..., Any], tmp_path: Path) -> None:
     done = run_script(name, cwd=tmp_path)
     assert f"plot saved to {OUTPUT / name}.png" in done.stdout
+
+
+# ---------------------------------------------------------------- custom rules
+
+
+def test_custom_rules_differentiate_what_numpy_cannot_see(
+        load_example: Callable[[str], ModuleType], capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("scipy", reason="the example integrates with scipy.integrate.quad")
+    import math
+
+    out = load_example("custom_rules").main()
+    assert math.isnan(out["softplus_naive"]) and out["softplus_stable"] == 1.0
+    assert out["softplus_curvature"] == 0.25
+    a = out["a"]
+    # F'(a) and F''(a) of F(a) = int_0^1 exp(-a t^2) dt, by independent quadratures of the formulas
+    t = np.linspace(0.0, 1.0, 200_001)
+    slope = -np.trapezoid(t ** 2 * np.exp(-a * t ** 2), t)
+    second = np.trapezoid(t ** 4 * np.exp(-a * t ** 2), t)
+    assert out["slope"] == pytest.approx(slope, rel=1e-9)
+    assert out["second"] == pytest.approx(second, rel=1e-9)
+    assert out["slope"] == pytest.approx(out["slope_closed_form"], rel=1e-12)
+    # Newton converges quadratically to F(a) = 0.6
+    module = load_example("custom_rules")
+    assert module.gauss_integral_closed_form(out["root"]) == pytest.approx(0.6, abs=1e-14)
+    steps = out["newton_steps"]
+    assert len(steps) <= 8 and steps[-2] < 1e-6
+    # the solver's root fits p = 1.75 exactly (x = 1/2: 1/8 + p/2 = 1)
+    assert out["p_star"] == pytest.approx(1.75, abs=1e-12) and out["losses"][-1] < 1e-28
+    assert "custom rule 1.0" in capsys.readouterr().out
+
+
+def test_custom_rules_runs_as_a_script(run_script: Callable[..., Any], tmp_path: Path) -> None:
+    pytest.importorskip("scipy", reason="the example integrates with scipy.integrate.quad")
+    done = run_script("custom_rules", cwd=tmp_path)
+    assert "p = 1.750000000000" in done.stdout
