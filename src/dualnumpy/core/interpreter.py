@@ -23,14 +23,14 @@ from dualnumpy.core.ufunc_methods import METHODS as _UFUNC_METHODS
 from dualnumpy.numpy_facts.signatures import Args, bind, call, public_name
 from dualnumpy.rules import registry
 from dualnumpy.rules.kinds import (
-    _IN_PLACE_MIN_SIZE,
+    IN_PLACE_MIN_SIZE,
     TANGENT_KINDS,
     Composite,
     Elementwise,
     NonDiff,
     Switch,
+    Unit,
     Unsupported,
-    _Unit,
     accumulate,
     align,
     loud,
@@ -253,7 +253,7 @@ def _elementwise_call(uf: np.ufunc, rule: Elementwise, inputs: tuple[Any, ...]) 
             continue
         if k is not None and t.ndim <= ndim:  # (k, *shape) against a higher-rank output: see align()
             t = align(t, ndim)
-        if isinstance(partial, _Unit):
+        if isinstance(partial, Unit):
             if not partial.sign:
                 continue
             term, owned = (t, False) if partial.sign > 0 else (-t, True)
@@ -270,7 +270,7 @@ def _elementwise_call(uf: np.ufunc, rule: Elementwise, inputs: tuple[Any, ...]) 
             else:
                 d = partial(ans, *promoted)
                 # the size gate first: small arrays, the common case, skip the call
-                if (type(d) is np.ndarray and d.size >= _IN_PLACE_MIN_SIZE
+                if (type(d) is np.ndarray and d.size >= IN_PLACE_MIN_SIZE
                         and overwritable(d, t, (ans, *values, *promoted))):
                     term = np.multiply(d, t, out=d)
                 else:

@@ -49,7 +49,7 @@ Partial = Callable[..., ArrayLike]
 Tangents = Sequence[ArrayLike | None]
 
 
-class _Unit:
+class Unit:
     """A constant partial of +1 or -1: the tangent passes through unmultiplied."""
 
     __slots__ = ("sign",)
@@ -61,10 +61,10 @@ class _Unit:
         return {1: "ONE", -1: "MINUS_ONE", 0: "ZERO"}[self.sign]
 
 
-ONE = _Unit(+1)
-MINUS_ONE = _Unit(-1)
+ONE = Unit(+1)
+MINUS_ONE = Unit(-1)
 #: The input has no influence on the output (the sign source of copysign).
-ZERO = _Unit(0)
+ZERO = Unit(0)
 
 
 try:
@@ -112,13 +112,13 @@ def promote_int(x: ArrayLike, dtype: Any = np.float64) -> ArrayLike:
 
 
 # Below this many elements an allocation costs less than the checks that avoid it.
-_IN_PLACE_MIN_SIZE = 1 << 14
+IN_PLACE_MIN_SIZE = 1 << 14
 
 
 def overwritable(x: Any, like: Any, protected: Sequence[Any]) -> bool:
     """True when ``x`` is a large temporary of this rule, shaped and typed as ``like``, that
     may take a product in place (never an input or ``ans``: those are ``protected``)."""
-    return (type(x) is np.ndarray and x.size >= _IN_PLACE_MIN_SIZE and type(like) is np.ndarray
+    return (type(x) is np.ndarray and x.size >= IN_PLACE_MIN_SIZE and type(like) is np.ndarray
             and x.base is None and x.flags.writeable and x.dtype == like.dtype
             and x.shape == like.shape and not any(x is p for p in protected))
 
@@ -126,7 +126,7 @@ def overwritable(x: Any, like: Any, protected: Sequence[Any]) -> bool:
 def _owned(x: Any, t: Any, protected: Sequence[Any]) -> bool:
     """``overwritable`` against one direction of a batched tangent with k = 1."""
     # x's size first: most calls are small and never build the view t[0]
-    return (type(x) is np.ndarray and x.size >= _IN_PLACE_MIN_SIZE and type(t) is np.ndarray
+    return (type(x) is np.ndarray and x.size >= IN_PLACE_MIN_SIZE and type(t) is np.ndarray
             and t.ndim > 0 and t.shape[0] == 1 and overwritable(x, t[0], protected))
 
 
@@ -169,7 +169,7 @@ def accumulate(total: Any, total_owned: bool, term: ArrayLike, owned: bool) -> t
     if total is None:
         return term, owned
     if (total_owned and type(total) is np.ndarray and type(term) is np.ndarray
-            and total.size >= _IN_PLACE_MIN_SIZE and total.shape == term.shape
+            and total.size >= IN_PLACE_MIN_SIZE and total.shape == term.shape
             and total.dtype == term.dtype):
         np.add(total, term, out=total)
         return total, True
@@ -257,7 +257,7 @@ class Elementwise(_Kind):
     of the domain (sqrt at 0); only those pay for the zero-tangent mask.
     """
 
-    partials: tuple[Partial | _Unit, ...]
+    partials: tuple[Partial | Unit, ...]
     domain: Domain
     singular: bool = False
     dependence: ClassVar[Dependence] = Dependence.ELEMENTWISE
@@ -281,7 +281,7 @@ class Elementwise(_Kind):
             if t is None:
                 continue
             t = align(t, ndim)
-            if isinstance(partial, _Unit):
+            if isinstance(partial, Unit):
                 if partial.sign:
                     terms.append(t if partial.sign > 0 else -t)
                     owned.append(partial.sign < 0)

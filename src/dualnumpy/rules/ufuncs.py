@@ -22,6 +22,7 @@ from dualnumpy.rules.kinds import (
     NO_PARAMS,
     ONE,
     ZERO,
+    Bilinear,
     Custom,
     Elementwise,
     Linear,
@@ -193,45 +194,33 @@ def _promote_vector(x: ArrayLike, t: ArrayLike | None, axis: int) -> tuple[Array
     return x, None if t is None else np.expand_dims(t, axis if axis < 0 else axis + 1)
 
 
-def _jvp_matmul(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
-                params: Params = NO_PARAMS) -> ArrayLike:
-    """Product rule; 1-D operands are promoted first so the batch axis stays a stack axis."""
-    a, b = values
-    ta, tb = tangents
+def _matmul_term(i: int, t: ArrayLike, operands: list[Any], args: Any) -> ArrayLike:
+    """Operand i's term of the product rule; 1-D operands are promoted first so the batch
+    axis stays a stack axis, and the promoted axes are dropped again."""
+    a, b = operands
     a_vector, b_vector = len(shape_of(a)) == 1, len(shape_of(b)) == 1
-    a, ta = _promote_vector(a, ta, 0)
-    b, tb = _promote_vector(b, tb, -1)
+    a, ta = _promote_vector(a, t if i == 0 else None, 0)
+    b, tb = _promote_vector(b, t if i == 1 else None, -1)
     ndim = max(len(shape_of(a)), len(shape_of(b)))
-    terms = []
-    if ta is not None:
-        terms.append(np.matmul(align(ta, ndim), b))
-    if tb is not None:
-        terms.append(np.matmul(a, align(tb, ndim)))
-    t = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    term = np.matmul(align(ta, ndim), b) if i == 0 else np.matmul(a, align(tb, ndim))
     if b_vector:
-        t = t[..., 0]
+        term = term[..., 0]
     if a_vector:
-        t = t[..., 0, :] if not b_vector else t[..., 0]
-    return to_shape(t, shape_of(ans))
+        term = term[..., 0, :] if not b_vector else term[..., 0]
+    return term
 
 
-def _gufunc_bilinear(ufunc: np.ufunc, core_ndims: tuple[int, int]) -> Callable[..., ArrayLike]:
-    """Product rule for vecdot/matvec/vecmat: align loop dimensions, then apply."""
+def _gufunc_term(ufunc: np.ufunc, core_ndims: tuple[int, int]) -> Callable[..., ArrayLike]:
+    """Operand i's term for vecdot/matvec/vecmat: align loop dimensions, then apply."""
 
-    def jvp(ans: ArrayLike, values: Sequence[ArrayLike], tangents: Tangents,
-                params: Params = NO_PARAMS) -> ArrayLike:
-        a, b = values
-        ta, tb = tangents
+    def term(i: int, t: ArrayLike, operands: list[Any], args: Any) -> ArrayLike:
+        a, b = operands
         loop_ndim = max(len(shape_of(a)) - core_ndims[0], len(shape_of(b)) - core_ndims[1])
-        terms = []
-        if ta is not None:
-            terms.append(ufunc(align(ta, loop_ndim + core_ndims[0]), b))
-        if tb is not None:
-            terms.append(ufunc(a, align(tb, loop_ndim + core_ndims[1])))
-        t = terms[0] if len(terms) == 1 else terms[0] + terms[1]
-        return to_shape(t, shape_of(ans))
+        if i == 0:
+            return ufunc(align(t, loop_ndim + core_ndims[0]), b)
+        return ufunc(a, align(t, loop_ndim + core_ndims[1]))
 
-    return jvp
+    return term
 
 
 # ---------------------------------------------------------------- shared rule objects
@@ -337,10 +326,10 @@ UFUNC_RULES: dict[np.ufunc, Rule] = {
     np.frexp:        Custom(_jvp_frexp, domain((0.3, 0.45))),
     umath.clip:      Custom(_jvp_clip, domain((-3.0, 3.0), (-3.0, -1.0), (1.0, 3.0)), nin=3),
     # --- matrix products (generalised ufuncs)
-    np.matmul:       Custom(_jvp_matmul, MATMUL_DOMAIN, nin=2),
-    np.vecdot:       Custom(_gufunc_bilinear(np.vecdot, (1, 1)), MATMUL_DOMAIN, nin=2),
-    np.matvec:       Custom(_gufunc_bilinear(np.matvec, (2, 1)), MATMUL_DOMAIN, nin=2),
-    np.vecmat:       Custom(_gufunc_bilinear(np.vecmat, (1, 2)), MATMUL_DOMAIN, nin=2),
+    np.matmul:       Bilinear(_matmul_term, MATMUL_DOMAIN, args=(0, 1)),
+    np.vecdot:       Bilinear(_gufunc_term(np.vecdot, (1, 1)), MATMUL_DOMAIN, args=(0, 1)),
+    np.matvec:       Bilinear(_gufunc_term(np.matvec, (2, 1)), MATMUL_DOMAIN, args=(0, 1)),
+    np.vecmat:       Bilinear(_gufunc_term(np.vecmat, (1, 2)), MATMUL_DOMAIN, args=(0, 1)),
     # --- piecewise constant: a Dual with a zero tangent; each domain lies between two jumps
     np.floor:        PiecewiseConstant(domain((-2.9, -2.1))),
     np.ceil:         PiecewiseConstant(domain((1.1, 1.9))),
@@ -391,7 +380,7 @@ UFUNC_RULES[umath._ones_like] = NonDiff("constant result")
 
 
 def differentiable(rule: Rule) -> bool:  # the kinds that carry a derivative
-    return isinstance(rule, (Elementwise, Linear, Custom, PiecewiseConstant))
+    return isinstance(rule, (Elementwise, Linear, Bilinear, Custom, PiecewiseConstant))
 
 
 def rule_domain(rule: Rule) -> Domain | None:
