@@ -17,7 +17,7 @@ import pytest
 
 import dualnumpy as dn
 from dualnumpy import Dual
-from dualnumpy.core.tree import flatten
+from dualnumpy.numpy_facts.trees import flatten
 from dualnumpy.numpy_facts.sampling import Sample
 from dualnumpy.numpy_facts.signatures import public_name
 from dualnumpy.rules import Linear

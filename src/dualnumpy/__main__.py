@@ -191,7 +191,7 @@ def _points(points: Sequence[tuple[str, str]]) -> list[Any]:
 
 def _evaluate(f: Callable[..., Any], target: str, args: list[Any]) -> None:
     """Refuse, with one line, a function that fails, returns non-arrays, or NaN at the point."""
-    from dualnumpy.core.tree import flatten
+    from dualnumpy.numpy_facts.trees import flatten
 
     try:
         out = f(*args)

@@ -22,7 +22,7 @@ import numpy as np
 
 from dualnumpy import rules, testing
 from dualnumpy.core.dual import Dual
-from dualnumpy.core.tree import flatten
+from dualnumpy.numpy_facts.trees import flatten
 from dualnumpy.numpy_facts.sampling import Domain, Sample
 from dualnumpy.numpy_facts.signatures import public_name
 from dualnumpy.rules import kinds as _kinds

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dualnumpy.core.tree import TreeDef, flatten, unflatten
+from dualnumpy.numpy_facts.trees import TreeDef, flatten, unflatten
 
 __all__ = ["Estimate", "Method", "central_step", "jacobian", "jvp"]
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from dualnumpy import finite_diff
-from dualnumpy.core.tree import flatten, unflatten
+from dualnumpy.numpy_facts.trees import flatten, unflatten
 from dualnumpy.transforms import api as _api
 
 __all__ = ["MethodResult", "Report", "check_grads", "check_jvp", "compare"]

@@ -18,7 +18,7 @@ from dualnumpy.core.scalar import MAX_DIRECTIONS, ScalarDual, is_fast_scalar, ma
 from dualnumpy.core.tags import new_tag
 from dualnumpy.core.tangent import dtype_of as _dtype_of
 from dualnumpy.core.tangent import shape_of, tangent_dtype
-from dualnumpy.core.tree import TreeDef, flatten, unflatten
+from dualnumpy.numpy_facts.trees import TreeDef, flatten, unflatten
 
 Fun = Callable[..., Any]
 

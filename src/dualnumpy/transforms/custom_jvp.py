@@ -22,7 +22,7 @@ import numpy as np
 from dualnumpy.core.dual import Dual
 from dualnumpy.core.tags import new_tag
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
-from dualnumpy.core.tree import TreeDef, flatten, unflatten
+from dualnumpy.numpy_facts.trees import TreeDef, flatten, unflatten
 from dualnumpy.rules.kinds import primal
 
 Rule = Callable[..., Any]
