@@ -307,6 +307,10 @@ def function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     return apply(rule, func, name, args, kwargs)
 
 
+# Argument types that hold no Dual: skipped without a walk.
+_PLAIN_TYPES = frozenset({int, float, complex, bool, str, type(None), np.ndarray})
+
+
 def _walk(x: Any) -> list[Any]:
     if isinstance(x, (list, tuple)):
         return [y for item in x for y in _walk(item)]
@@ -314,7 +318,14 @@ def _walk(x: Any) -> list[Any]:
 
 
 def _duals_in(args: Args) -> list[Any]:
-    return [x for value in args.values() for x in _walk(value) if isinstance(x, Dual)]
+    found = []
+    for value in args.values():
+        kind = type(value)
+        if kind is Dual:
+            found.append(value)
+        elif kind not in _PLAIN_TYPES:
+            found.extend(x for x in _walk(value) if isinstance(x, Dual))
+    return found
 
 
 def value_of(x: Any, tag: int) -> Any:
@@ -329,12 +340,14 @@ def value_of(x: Any, tag: int) -> Any:
 
 
 def values_at(args: Args, tag: int) -> Args:
-    return {name: value_of(value, tag) for name, value in args.items()}
+    return {name: value.value if type(value) is Dual and value.tag == tag else
+            value if type(value) in _PLAIN_TYPES else value_of(value, tag)
+            for name, value in args.items()}
 
 
 def _refuse_duals_outside(name: str, args: Args, allowed: Sequence[Any], tag: int) -> None:
     for key, value in args.items():
-        if key in allowed:
+        if key in allowed or type(value) in _PLAIN_TYPES:
             continue
         if any(isinstance(x, Dual) and x.tag == tag for x in _walk(value)):
             raise TypeError(
@@ -352,7 +365,7 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
     duals = _duals_in(bound)
     if not duals:  # only like=a Dual (NumPy strips it): the data are plain, so is the result
         return call(func, bound)
-    tag = max(d.tag for d in duals)
+    tag = duals[0].tag if len(duals) == 1 else max(d.tag for d in duals)
     values = values_at(bound, tag)
     while isinstance(rule, Switch):
         rule = rule.choose(values)
@@ -390,7 +403,7 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
                             for v in flat_values[at:at + count]]
             tangents[arg] = flat_tangents[at:at + count]
             at += count
-    params = {key: value for key, value in values.items() if key not in primals}
+    params = {key: value for key, value in values.items() if key not in primals} if len(values) > len(primals) else {}
     kind: Any = rule
     return wrap_result(ans, kind.jvp(ans, primals, tangents, params), tag, batched)
 

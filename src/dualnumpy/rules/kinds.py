@@ -215,21 +215,21 @@ TangentsIn = Sequence[Any] | Mapping[Any, Any]
 
 def _tangent(tangents: TangentsIn, arg: int | str) -> Any:
     """The tangent of ``arg`` (a position or a name), None for an argument not given."""
-    if isinstance(tangents, Mapping):
+    if type(tangents) is dict or isinstance(tangents, Mapping):  # the exact type first: no ABC check
         return tangents.get(arg)
     return tangents[arg] if isinstance(arg, int) and arg < len(tangents) else None
 
 
 def _primal(primals: Primals, arg: int | str) -> Any:
-    if isinstance(primals, Mapping):
+    if type(primals) is dict or isinstance(primals, Mapping):
         return primals.get(arg)
     return primals[arg] if isinstance(arg, int) and arg < len(primals) else None
 
 
 def merged(primals: Primals, params: Params) -> Args:
     """Every argument by name, the differentiable ones first (what a line's helper reads)."""
-    if isinstance(primals, Mapping):
-        return {**primals, **params}
+    if type(primals) is dict or isinstance(primals, Mapping):
+        return {**primals, **params} if params else dict(primals)
     return dict(params)
 
 
