@@ -511,10 +511,15 @@ def test_the_reference_is_written_separately_from_the_forward_rules() -> None:
     import pathlib
     import re
 
-    for path in pathlib.Path(reverse.__file__).parent.glob("*.py"):
-        imports = re.findall(r"^\s*(?:from|import)\s+(\S+)", path.read_text(), flags=re.MULTILINE)
-        shared = [m for m in imports if (m.startswith("..") or m.startswith("dualnumpy")) and m != "..core.surface"]
-        assert not shared, path.name
+    root = pathlib.Path(reverse.__file__).parent
+    for path in root.rglob("*.py"):
+        package = ["dualnumpy", "reverse", *path.relative_to(root).parent.parts]
+        imports = re.findall(r"^\s*(?:from|import)\s+(\.*)([\w.]*)", path.read_text(), flags=re.MULTILINE)
+        modules = [".".join(package[:len(package) + 1 - len(dots)] + ([name] if name else [])) if dots else name
+                   for dots, name in imports]  # relative imports resolved from the file's package
+        shared = [m for m in modules if m.split(".")[0] == "dualnumpy" and m != "dualnumpy.core.surface"
+                  and not (m + ".").startswith("dualnumpy.reverse.")]
+        assert not shared, (path.relative_to(root), shared)
     surface = pathlib.Path(reverse.__file__).parent.parent / "core" / "surface.py"
     assert not re.findall(r"^\s*(?:from|import)\s+\.", surface.read_text(), flags=re.MULTILINE)
 

@@ -1,5 +1,6 @@
-"""The reverse reference's rules in rules_decompositions.py beyond the generated tests of
-tests/test_reverse.py: the refusals where the math has no derivative."""
+"""The reverse reference's rules for eig/eigvals, polyfit, roots, gradient and i0 (reverse/rules/linalg.py
+and products.py) beyond the generated tests of tests/test_reverse.py: the refusals where the math has no
+derivative."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """An independent reverse-mode reference for checking forward-mode derivatives.
 
-A tape of :class:`Var` nodes with its own VJP rules (``rules.py``), written
+A tape of :class:`Var` nodes with its own VJP rules (the ``rules`` package), written
 from the math separately from the forward rule table, so that agreement
 between the two modes checks the formulas, not only the plumbing.
 

@@ -1,8 +1,10 @@
-"""Reverse-mode rules for order statistics with every method (quantile, percentile and the nan*
-family), histograms and bincount, unique and the set operations, piecewise and apply_along_axis.
+"""The VJP rules of statistics and selection: ptp, average, the nan-functions, the
+cumulative_* functions, order statistics with every method (median, quantile,
+percentile, their nan-versions, partition, sort_complex), selection (compress,
+extract, choose, select, trim_zeros, nan_to_num, real_if_close), histograms and
+bincount, unique and the set operations, piecewise and apply_along_axis/apply_over_axes.
 
-Written from the mathematics, like rules.py, and never from the forward tables; the entries
-join ``rules.FUNCTION_VJPS`` at the end of rules.py.
+The forward counterpart is ``dualnumpy.rules.statistics``.
 
 * Order statistics: NumPy's quantile methods (Hyndman & Fan 1996, as the ``np.quantile``
   documentation defines them) are all ``(1 - g) s[j] + g s[j + 1]`` for order statistics
@@ -34,22 +36,218 @@ from typing import Any
 
 import numpy as np
 
-from ._node import VJP, Var, value_of
-from .rules import (
+from .._node import VJP, Var, value_of
+from .common import (
+    _MASK,
+    _NOVALUE,
+    A3,
+    A,
+    Case,
     FunctionApply,
     FunctionRule,
     _axes,
     _bind,
     _call_values,
     _case,
+    _cases,
+    _composite,
+    _constant,
+    _gather,
+    _given,
     _missing,
+    _nondiff,
+    getitem,
     node,
     scatter,
     times,
     with_value,
 )
 
+_np: Any = np
+
+
+# ---------------------------------------------------------------- compositions
+
+
+def _cumulative_api(kind: str) -> Callable[[dict[str, Any]], Any]:
+    """cumulative_sum / cumulative_prod (NumPy 2.1): cumsum / cumprod with an optional
+    initial identity."""
+
+    def build(b: dict[str, Any]) -> Any:
+        x, axis = b["x"], b["axis"]
+        ndim = np.ndim(value_of(x))
+        axis = 0 if axis is None else int(axis) % ndim
+        out = np.cumsum(x, axis=axis) if kind == "sum" else np.cumprod(x, axis=axis)
+        if b.get("include_initial"):
+            shape = list(np.shape(value_of(x)))
+            shape[axis] = 1
+            start = np.zeros(shape) if kind == "sum" else np.ones(shape)
+            out = np.concatenate([start, out], axis=axis)
+        return out
+
+    return build
+
+
+def _nan_replaced(a: Any, fill: float) -> Any:
+    return np.where(np.isnan(value_of(a)), fill, a)
+
+
+def _kw(b: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The given (not defaulted to NumPy's no-value) arguments among ``names``."""
+    return {k: b[k] for k in names if k in b and _given(b[k]) and b[k] is not None}
+
+
+def _nanvar(square_root: bool) -> Callable[[dict[str, Any]], Any]:
+    def build(b: dict[str, Any]) -> Any:
+        if _given(b.get("where", _NOVALUE)) or _given(b.get("mean", _NOVALUE)):
+            raise _missing("np.nanvar/nanstd(where=/mean=...)")
+        a, axis = b["a"], b["axis"]
+        ddof = b["correction"] if _given(b.get("correction", _NOVALUE)) else b["ddof"]
+        keep = b.get("keepdims") is True
+        good = ~np.isnan(value_of(a))
+        count = np.sum(good, axis=axis, keepdims=True)
+        avg = np.sum(np.where(good, a, 0.0), axis=axis, keepdims=True) / count
+        d = np.where(good, a - avg, 0.0)
+        sq = np.real(d * np.conjugate(d)) if np.iscomplexobj(value_of(a)) else d * d
+        var = np.sum(sq, axis=axis, keepdims=keep) / (np.sum(good, axis=axis, keepdims=keep) - ddof)
+        return np.sqrt(var) if square_root else var
+
+    return build
+
+
+def _average(b: dict[str, Any]) -> Any:
+    a, axis, weights = b["a"], b["axis"], b["weights"]
+    keep = b.get("keepdims") is True
+    if weights is None:
+        avg = np.mean(a, axis=axis, keepdims=keep)
+        scale = np.full(np.shape(value_of(avg)), np.size(value_of(a)) / max(np.size(value_of(avg)), 1))
+    else:
+        w = weights
+        shape_a, shape_w = np.shape(value_of(a)), np.shape(value_of(w))
+        if shape_a != shape_w:
+            ndim = len(shape_a)
+            w = np.swapaxes(np.broadcast_to(w, (1,) * (ndim - 1) + shape_w), -1, int(axis))
+        scale = np.sum(w, axis=axis, keepdims=keep)
+        avg = np.sum(np.multiply(a, w), axis=axis, keepdims=keep) / scale
+    if b["returned"]:
+        return avg, np.broadcast_to(scale, np.shape(value_of(avg)))
+    return avg
+
+
+# ---------------------------------------------------------------- median, partition, sort_complex, selection
+
+
+def _quantile_of(a: Any, q: Any, axis: Any) -> Any:
+    """Linear interpolation between order statistics (NumPy's default method)."""
+    if axis is None:
+        a, axis = np.ravel(a), 0
+        nd = np.ndim(value_of(a))
+    else:
+        nd = np.ndim(value_of(a))
+        if isinstance(axis, (tuple, list)):  # the reduced axes moved last and merged
+            axes = sorted(int(i) % nd for i in axis)
+            kept = [i for i in range(nd) if i not in axes]
+            shape = np.shape(value_of(a))
+            a = np.reshape(np.transpose(a, kept + axes), [shape[i] for i in kept] + [-1])
+            nd, axis = len(kept) + 1, len(kept)
+        axis = int(axis) % nd
+    moved = np.moveaxis(a, axis, -1)
+    n = np.shape(value_of(moved))[-1]
+    srt = np.sort(moved, axis=-1)
+    qv = np.asarray(value_of(q), dtype=float)
+    index = qv * (n - 1)
+    lo = np.clip(np.floor(index).astype(np.intp), 0, n - 1)
+    hi = np.clip(lo + 1, 0, n - 1)
+    t = q * (n - 1) - lo
+    lower, upper = srt[..., lo], srt[..., hi]
+    out = lower + (upper - lower) * t  # shape (..., *q.shape)
+    qnd = qv.ndim
+    return np.moveaxis(out, tuple(range(-qnd, 0)), tuple(range(qnd))) if qnd else out
+
+
+def _quantile(scale: float) -> Callable[[dict[str, Any]], Any]:
+    def build(b: dict[str, Any]) -> Any:
+        if b.get("method", "linear") != "linear" or b.get("weights") is not None:
+            raise _missing("np.quantile with a method other than 'linear' or weights")
+        a, axis, keep = b["a"], b.get("axis"), bool(b.get("keepdims", False))
+        q = b["q"] if isinstance(b["q"], Var) else np.asarray(b["q"], dtype=float)
+        q = q if scale == 1.0 else q / scale
+        out = _quantile_of(a, q, axis)
+        if keep:
+            nd = np.ndim(value_of(a))
+            qnd = np.ndim(value_of(q))
+            if axis is None:
+                reduced: Any = range(nd)
+            elif isinstance(axis, (tuple, list)):
+                reduced = sorted(int(i) % nd for i in axis)
+            else:
+                reduced = [int(axis) % nd]
+            out = np.expand_dims(out, tuple(qnd + i for i in reduced))
+        return out
+
+    return build
+
+
+def _median(b: dict[str, Any]) -> Any:
+    return _quantile(1.0)({"a": b["a"], "q": 0.5, "axis": b["axis"], "keepdims": b["keepdims"]})
+
+
+def _sort_complex(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    (x,) = args
+    value = _call_values(func, args, kwargs)
+    pos = np.take_along_axis(np.arange(x.size).reshape(x.shape),
+                             np.argsort(x.value.astype(complex), axis=-1, kind="stable"), axis=-1)
+    return node(value, [(x, functools.partial(scatter, pos=pos, offset=0, size=x.size, shape=x.shape))])
+
+
+def _partition(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    b = _bind(func, name, args, kwargs)
+    x = b["a"]
+    value = _call_values(func, args, kwargs)
+    axis = b["axis"]
+    base = np.arange(x.size).reshape(x.shape)
+    v = x.value
+    if axis is None:
+        base, v, axis = base.ravel(), v.ravel(), -1
+    order = np.argpartition(v, b["kth"], axis=axis, kind=b["kind"])
+    pos = np.take_along_axis(base, order, axis=axis)
+    if not np.array_equal(np.ravel(x.value)[pos], value):
+        raise _missing(f"{name}: argpartition did not reproduce the partition")
+    return node(value, [(x, functools.partial(scatter, pos=pos, offset=0, size=x.size, shape=x.shape))])
+
+
+def _nan_to_num(b: dict[str, Any]) -> Any:
+    """Finite entries pass through; the replaced ones are constants (real and imaginary parts
+    separately for complex input)."""
+    x = b["x"]
+    fixed = np.nan_to_num(np.asarray(value_of(x)), nan=b["nan"], posinf=b["posinf"], neginf=b["neginf"])
+    if not np.iscomplexobj(value_of(x)):
+        return np.where(np.isfinite(value_of(x)), x, fixed)
+    re = np.where(np.isfinite(np.real(value_of(x))), np.real(x), np.real(fixed))
+    im = np.where(np.isfinite(np.imag(value_of(x))), np.imag(x), np.imag(fixed))
+    return re + 1j * im
+
+
+def _trim_zeros(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A slice of the input, chosen by its values (piecewise constant): the getitem of it."""
+    b = _bind(func, name, args, kwargs)
+    filt, trim, axis = b["filt"], str(b["trim"]).lower(), b.get("axis")
+    if not isinstance(filt, Var):
+        raise _missing(f"{name} with a Var outside filt")
+    value = _call_values(func, args, kwargs)
+    nd = filt.ndim
+    axes = range(nd) if axis is None else [int(a) % nd for a in np.atleast_1d(axis)]
+    nonzero = np.argwhere(filt.value)
+    if nonzero.size == 0:
+        return Var(value)
+    start, stop = nonzero.min(axis=0), nonzero.max(axis=0) + 1
+    index = tuple(slice(start[i] if "f" in trim else None, stop[i] if "b" in trim else None)
+                  if i in axes else slice(None) for i in range(nd))
+    return with_value(value, getitem(filt, index))
+
+
 # ---------------------------------------------------------------- order statistics
+
 
 #: (alpha, beta) of the continuous Hyndman & Fan methods; None for linear, h = (n - 1) q.
 _CONTINUOUS: dict[str, tuple[float, float] | None] = {
@@ -515,10 +713,8 @@ def _apply_over_axes(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
 
 # ---------------------------------------------------------------- the table
 
-A = (2, 3)
-A3 = (2, 3, 4)
-V = (5,)
-_MASK = np.array([[True, False, True], [False, True, True]])
+
+V = (5,)  # (4,) in the other tables
 _M5 = np.array([True, False, False, True, False])
 _NANS = np.array([[True, False, True, True], [True, True, True, False], [False, True, True, True]])
 _NANV = np.array([True, False, True, True, False, True, True])
@@ -567,7 +763,93 @@ def _twice(a: Any) -> Any:
     return np.concatenate([flat, flat[:2]])
 
 
-FUNCTION_VJPS: dict[Any, FunctionRule] = {
+_GATHER_FUNCTIONS: dict[Any, tuple[Case, ...]] = {
+    np.compress: _cases(_case(lambda a: np.compress([True, False, True], a, axis=1), A)),
+    np.extract: _cases(_case(lambda a: np.extract(_MASK, a), A)),
+    np.choose: _cases(_case(lambda a, b: np.choose(np.array([[0, 1, 1], [1, 0, 0]]), [a, b]), A, (3,))),
+    np.select: _cases(_case(lambda a, b: np.select([_MASK, ~_MASK], [a, b]), A, A),
+                      _case(lambda a: np.select([_MASK[0]], [a], default=2.0), A)),
+}
+
+
+#: Statistics and selection (the forward table: rules/statistics.py).
+STATISTICS_VJPS: dict[Any, FunctionRule] = {
+    **{f: FunctionRule(_gather, cases) for f, cases in _GATHER_FUNCTIONS.items()},
+    # --- reductions, cumulative and nan-functions (compositions: the value is NumPy's own)
+    np.ptp: FunctionRule(_composite(lambda b: np.max(b["a"], axis=b["axis"], keepdims=b["keepdims"] is True)
+                                    - np.min(b["a"], axis=b["axis"], keepdims=b["keepdims"] is True)),
+                         _cases(_case(lambda a: np.ptp(a), A), _case(lambda a: np.ptp(a, axis=1), A3))),
+    np.average: FunctionRule(_composite(_average), _cases(
+        _case(lambda a: np.average(a, axis=1), A),
+        _case(lambda a, w: np.average(a, axis=1, weights=w, returned=True), A, (3,), low=0.5),
+        _case(lambda a, w: np.average(a, weights=w, keepdims=True), A, A, low=0.5))),
+    np.nansum: FunctionRule(_composite(lambda b: np.sum(np.where(np.isnan(value_of(b["a"])), 0.0, b["a"]),
+                                                        axis=b["axis"], **_kw(b, "keepdims", "initial", "where")),
+                                       where_ok=True),
+                            _cases(_case(lambda a: np.nansum(np.where(_MASK, a, np.nan)), A),
+                                   _case(lambda a: np.nansum(a, axis=0, where=_MASK), A, forward=False))),
+    np.nanmean: FunctionRule(_composite(lambda b: np.sum(np.where(np.isnan(value_of(b["a"])), 0.0, b["a"]),
+                                                         axis=b["axis"], **_kw(b, "keepdims", "where"))
+                                        / np.sum(~np.isnan(value_of(b["a"])), axis=b["axis"],
+                                                 **_kw(b, "keepdims", "where")), where_ok=True),
+                             _cases(_case(lambda a: np.nanmean(np.where(_MASK, a, np.nan), axis=1), A))),
+    np.nanmax: FunctionRule(_composite(lambda b: _np.fmax.reduce(b["a"], axis=b["axis"],
+                                                                **_kw(b, "keepdims", "initial", "where")),
+                                       where_ok=True),
+                            _cases(_case(lambda a: np.nanmax(np.where(_MASK, a, np.nan), axis=0), A),
+                                   _case(lambda a: np.nanmax(a, axis=1, where=_MASK, initial=-3.0), A,
+                                         forward=False))),
+    np.nanmin: FunctionRule(_composite(lambda b: _np.fmin.reduce(b["a"], axis=b["axis"],
+                                                                **_kw(b, "keepdims", "initial", "where")),
+                                       where_ok=True),
+                            _cases(_case(lambda a: np.nanmin(np.where(_MASK, a, np.nan)), A))),
+    np.nanprod: FunctionRule(_composite(lambda b: np.prod(_nan_replaced(b["a"], 1.0), axis=b["axis"],
+                                                          **_kw(b, "keepdims", "initial", "where")),
+                                        where_ok=True),
+                             _cases(_case(lambda a: np.nanprod(np.where(_MASK, a, np.nan), axis=0), A))),
+    np.nanvar: FunctionRule(_composite(_nanvar(False)), _cases(
+        _case(lambda a: np.nanvar(np.where(_MASK, a, np.nan), axis=1, ddof=1), A),
+        _case(lambda a: np.nanvar(np.where(_MASK, a, np.nan)), A, complex_ok=True))),
+    np.nanstd: FunctionRule(_composite(_nanvar(True)), _cases(
+        _case(lambda a: np.nanstd(np.where(_MASK, a, np.nan), axis=1, keepdims=True), A))),
+    np.cumulative_sum: FunctionRule(_composite(_cumulative_api("sum")), _cases(
+        _case(lambda a: np.cumulative_sum(a, axis=1, include_initial=True), A, complex_ok=True),
+        _case(lambda a: np.cumulative_sum(a), (4,)))),
+    np.cumulative_prod: FunctionRule(_composite(_cumulative_api("prod")), _cases(
+        _case(lambda a: np.cumulative_prod(a, axis=0, include_initial=True), A, complex_ok=True))),
+    np.nancumsum: FunctionRule(_composite(lambda b: np.cumsum(_nan_replaced(b["a"], 0.0), axis=b["axis"])),
+                               _cases(_case(lambda a: np.nancumsum(np.where(_MASK, a, np.nan), axis=1), A))),
+    np.nancumprod: FunctionRule(_composite(lambda b: np.cumprod(_nan_replaced(b["a"], 1.0), axis=b["axis"])),
+                                _cases(_case(lambda a: np.nancumprod(np.where(_MASK, a, np.nan)), A))),
+    # --- order statistics (quantile and percentile: every method, and weights)
+    np.median: FunctionRule(_composite(_median), _cases(
+        _case(lambda a: np.median(a), A3), _case(lambda a: np.median(a, axis=1, keepdims=True), A3),
+        _case(lambda a: np.median(a, axis=0), (3, 2)),
+        _case(lambda a: np.median(a, axis=(0, 2), keepdims=True), A3))),
+    np.quantile: FunctionRule(_quantile_apply(1.0, False), (
+        _case(lambda a: np.quantile(a, 0.3), A3),
+        _case(lambda a, q: np.quantile(a, q, axis=1, keepdims=True), A3, (2,), low=0.05, high=0.95),
+        _case(lambda a: np.quantile(a, [0.0, 1.0, 0.5], axis=0), A),
+        _case(lambda a: np.quantile(a, [0.1, 0.6], axis=(1, 2)), A3),
+        _case(lambda a, q: np.quantile(a, q, method="weibull"), V, (2,), low=0.1, high=0.9),
+        _case(lambda a, q: np.quantile(a, q, axis=1, method="median_unbiased"), (3, 4), (), low=0.1, high=0.9),
+        _case(lambda a: np.quantile(a, 0.4, method="inverted_cdf", weights=_W5), V),
+        _case(lambda a: np.quantile(a, [0.4, 0.55], method="averaged_inverted_cdf"), V),
+        _case(lambda a: np.quantile(a, [0.61, 0.9], method="closest_observation"), V),
+        _case(lambda a, q: np.quantile(a, q, method="interpolated_inverted_cdf"), V, (), low=0.3, high=0.9),
+        _case(lambda a, q: np.quantile(a, q, axis=0, method="normal_unbiased"), (4, 3), (2,), low=0.1, high=0.9),
+        _case(lambda a: np.quantile(a, [0.3, 0.9], axis=1, method="higher"), (3, 4)))),
+    np.percentile: FunctionRule(_quantile_apply(100.0, False), (
+        _case(lambda a: np.percentile(a, 40.0, axis=-1), A3),
+        _case(lambda a: np.percentile(a, [10.0, 90.0], keepdims=True), A),
+        _case(lambda a: np.percentile(a, 40.0, axis=0, method="hazen"), (3, 4)),
+        _case(lambda a, q: np.percentile(a, q), V, (2,), low=5.0, high=95.0, rtol=1e-5),
+        _case(lambda a: np.percentile(a, 35.0, axis=1, method="lower", keepdims=True), (3, 4)),
+        _case(lambda a: np.percentile(a, [62.0, 50.0], method="midpoint"), V),
+        _case(lambda a: np.percentile(a, 62.0, method="nearest"), V))),
+    np.partition: FunctionRule(_partition, _cases(_case(lambda a: np.partition(a, 2), (2, 5)),
+                                                  _case(lambda a: np.partition(a, (0, 3), axis=None), A))),
+    np.sort_complex: FunctionRule(_sort_complex, _cases(_case(lambda a: np.sort_complex(a), (4,)))),
     # --- order statistics of the non-NaN entries
     np.nanmedian: FunctionRule(_quantile_apply(1.0, True, median=True), (
         _case(lambda a: np.nanmedian(_nanned(a, _NANS)), (3, 4)),
@@ -585,6 +867,17 @@ FUNCTION_VJPS: dict[Any, FunctionRule] = {
         _case(lambda a: np.nanpercentile(_nanned(a, _NANS), [20.0, 70.0], axis=0), (3, 4)),
         _case(lambda a, q: np.nanpercentile(_nanned(a, _NANV), q), (7,), (), low=5.0, high=95.0, rtol=1e-5),
         _case(lambda a: np.nanpercentile(_nanned(a, _NANS), 35.0, axis=1, method="midpoint"), (3, 4)))),
+    # --- rounding and selection by value
+    np.fix: FunctionRule(_constant, _cases(_case(lambda a: np.fix(a), A, low=0.1, high=0.9))),
+    np.trim_zeros: FunctionRule(_trim_zeros, _cases(
+        _case(lambda a: np.trim_zeros(a * np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])), (6,)),
+        _case(lambda a: np.trim_zeros(a * np.array([0.0, 1.0, 1.0, 0.0]), "f", axis=1), (3, 4)))),
+    np.nan_to_num: FunctionRule(_composite(_nan_to_num),
+                                _cases(_case(lambda a: np.nan_to_num(np.where(_MASK, a, np.inf), posinf=2.0), A),
+               _case(lambda a: np.nan_to_num(a + np.where(_MASK, 0.0, np.inf), posinf=2.0), A, complex_ok=True))),
+    np.real_if_close: FunctionRule(_composite(lambda b: np.real(b["a"]) if np.isrealobj(
+        np.real_if_close(value_of(b["a"]), b["tol"])) else b["a"]), _cases(
+        _case(lambda a: np.real_if_close(a + 0j), A), _case(lambda a: np.real_if_close(a), A, complex_ok=True))),
     # --- unique and the set operations: each value copies its first occurrence
     np.unique: FunctionRule(_unique, (
         _case(lambda a: np.unique(_twice(a)), A),
@@ -651,31 +944,8 @@ FUNCTION_VJPS: dict[Any, FunctionRule] = {
     np.apply_over_axes: FunctionRule(_apply_over_axes, (
         _case(lambda a: np.apply_over_axes(np.sum, a, [0, 2]), A3),
         _case(lambda a: np.apply_over_axes(np.mean, a, -1), (3, 4)))),
+    # --- no derivative by nature: plain NumPy results
+    **{f: FunctionRule(_nondiff, differentiable=False) for f in (
+        np.flatnonzero, np.argwhere, np.count_nonzero,
+    )},
 }
-
-#: quantile and percentile with every method and weights (joined in rules.py, which keeps
-#: ``_quantile`` for median).
-QUANTILE_VJPS: dict[Any, FunctionRule] = {
-    np.quantile: FunctionRule(_quantile_apply(1.0, False), (
-        _case(lambda a: np.quantile(a, 0.3), A3),
-        _case(lambda a, q: np.quantile(a, q, axis=1, keepdims=True), A3, (2,), low=0.05, high=0.95),
-        _case(lambda a: np.quantile(a, [0.0, 1.0, 0.5], axis=0), A),
-        _case(lambda a: np.quantile(a, [0.1, 0.6], axis=(1, 2)), A3),
-        _case(lambda a, q: np.quantile(a, q, method="weibull"), V, (2,), low=0.1, high=0.9),
-        _case(lambda a, q: np.quantile(a, q, axis=1, method="median_unbiased"), (3, 4), (), low=0.1, high=0.9),
-        _case(lambda a: np.quantile(a, 0.4, method="inverted_cdf", weights=_W5), V),
-        _case(lambda a: np.quantile(a, [0.4, 0.55], method="averaged_inverted_cdf"), V),
-        _case(lambda a: np.quantile(a, [0.61, 0.9], method="closest_observation"), V),
-        _case(lambda a, q: np.quantile(a, q, method="interpolated_inverted_cdf"), V, (), low=0.3, high=0.9),
-        _case(lambda a, q: np.quantile(a, q, axis=0, method="normal_unbiased"), (4, 3), (2,), low=0.1, high=0.9),
-        _case(lambda a: np.quantile(a, [0.3, 0.9], axis=1, method="higher"), (3, 4)))),
-    np.percentile: FunctionRule(_quantile_apply(100.0, False), (
-        _case(lambda a: np.percentile(a, 40.0, axis=-1), A3),
-        _case(lambda a: np.percentile(a, [10.0, 90.0], keepdims=True), A),
-        _case(lambda a: np.percentile(a, 40.0, axis=0, method="hazen"), (3, 4)),
-        _case(lambda a, q: np.percentile(a, q), V, (2,), low=5.0, high=95.0, rtol=1e-5),
-        _case(lambda a: np.percentile(a, 35.0, axis=1, method="lower", keepdims=True), (3, 4)),
-        _case(lambda a: np.percentile(a, [62.0, 50.0], method="midpoint"), V),
-        _case(lambda a: np.percentile(a, 62.0, method="nearest"), V))),
-}
-
