@@ -17,9 +17,9 @@ import pytest
 
 import dualnumpy as dn
 from dualnumpy import Dual
-from dualnumpy.numpy_facts.trees import flatten
 from dualnumpy.numpy_facts.sampling import Sample
 from dualnumpy.numpy_facts.signatures import public_name
+from dualnumpy.numpy_facts.trees import flatten
 from dualnumpy.rules import Linear
 from dualnumpy.rules import NonDiff as NonDiffFn
 from dualnumpy.rules import Unsupported as UnsupportedFn

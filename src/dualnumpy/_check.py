@@ -22,9 +22,9 @@ import numpy as np
 
 from dualnumpy import rules, testing
 from dualnumpy.core.dual import Dual
-from dualnumpy.numpy_facts.trees import flatten
 from dualnumpy.numpy_facts.sampling import Domain, Sample
 from dualnumpy.numpy_facts.signatures import public_name
+from dualnumpy.numpy_facts.trees import flatten
 from dualnumpy.rules import kinds as _kinds
 
 #: Imaginary parts of complex sample points stay in [-IMAG, IMAG] (clear of arctan's +-i).

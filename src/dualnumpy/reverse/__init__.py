@@ -12,7 +12,7 @@ transpose of the complex Jacobian). An operation without a rule raises
 
 from __future__ import annotations
 
-from ._api import covered, grad, jacrev, vjp
-from ._node import NoReference, Var
+from .api import covered, grad, jacrev, vjp
+from .node import NoReference, Var
 
 __all__ = ["NoReference", "Var", "covered", "grad", "jacrev", "vjp"]

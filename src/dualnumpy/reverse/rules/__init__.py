@@ -5,7 +5,7 @@ anew, often in a different but equivalent form (``tan' = 1 / cos**2`` where the
 forward table has ``1 + tan**2``), so that agreement between the two modes
 checks the formulas and not only the plumbing.
 
-Conventions (DESIGN.md section 6 and :mod:`dualnumpy.reverse._node`):
+Conventions (DESIGN.md section 6 and :mod:`dualnumpy.reverse.node`):
 
 * the VJP is the adjoint of the JVP for ``<u, v> = Re(sum(conj(u) * v))``:
   ``g * conj(f')`` for a holomorphic elementwise ``f``;
@@ -54,8 +54,10 @@ what ``Var`` and the tests use from the topic modules (``apply_ufunc``, ``getite
 from __future__ import annotations
 
 import collections
+import sys
 from typing import Any
 
+from ..node import use_rules
 from .common import Case, FunctionRule, _missing, getitem, index_update, public_name
 from .fft import FFT_VJPS
 from .functions import CORE_FUNCTION_VJPS
@@ -114,3 +116,5 @@ def covered() -> dict[str, list[str]]:
         "functions": functions,
         "methods": ["Var.__getitem__", "Var.at[...].add", "Var.at[...].set"],
     }
+
+use_rules(sys.modules[__name__])

@@ -1,7 +1,7 @@
 """The shared machinery of the reverse reference's VJP tables.
 
 What more than one topic module uses: building nodes (``node``, ``with_value``,
-``_composite``), binding arguments (``public_name``, ``_signature``, ``_bind``),
+``_composite``), binding arguments (``public_name``, ``_bind``),
 cotangent arithmetic (``times``, ``scatter``, ``_axes``, ``_expand``), the test
 sample points of function rules (``Case``) and the shapes several tables share, the
 pullbacks that the ufunc methods and the reduction functions share (``clip``,
@@ -10,17 +10,15 @@ multilinear einsum node (matrix-product ufuncs and the products), the rule of co
 functions (``_gather``, applied to arrays of element positions) and indexing a Var
 (``getitem``, ``index_update``).
 
-``public_name``, ``_signature`` and ``_bind`` restate what
-``dualnumpy.rules.function_kinds`` knows about NumPy's functions (their public names
-and signatures); they are kept here, in one place, until a module that both modes
-share holds them. Otherwise, like the rest of the reference, nothing here comes from
-``dualnumpy.rules``.
+Signatures come from ``dualnumpy.numpy_facts`` (shared with the forward mode: not
+calculus). ``_bind`` adds the reference's own refusals (``out=``, ``where=``) and
+``public_name`` its own naming of the emath/stride_tricks/polynomial namespaces. Like the
+rest of the reference, nothing here comes from ``dualnumpy.rules``.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .._node import VJP, NoReference, Var, value_of
+from ...numpy_facts.signatures import signature
+from ..node import VJP, NoReference, Var, value_of
 
 _NOVALUE: Any = getattr(np, "_NoValue", object())
 
@@ -159,14 +158,11 @@ def scatter(g: Any, pos: Any, offset: int, size: int, shape: tuple[int, ...]) ->
     return np.reshape(_bincount(p[mask] - offset, w[mask], size), shape)
 
 
-@functools.cache
-def _signature(func: Any) -> inspect.Signature:
-    return inspect.signature(func)
 
 
 def _bind(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
           allow_where: bool = False) -> dict[str, Any]:
-    bound = _signature(func).bind(*args, **kwargs)
+    bound = signature(func).bind(*args, **kwargs)
     bound.apply_defaults()
     arguments = dict(bound.arguments)
     out = arguments.get("out")
@@ -460,7 +456,7 @@ def _gather(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any])
     pullback adds each output cotangent into the position it was read from
     (the transpose of the selection), so repeated reads accumulate.
     """
-    sig = _signature(func)
+    sig = signature(func)
     bound = sig.bind(*args, **kwargs)
     arguments = bound.arguments
     if arguments.get("out") is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._node import Var, value_of
+from ..node import Var, value_of
 from .common import (
     A3,
     A,

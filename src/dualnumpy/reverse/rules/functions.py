@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._node import VJP, Var, value_of
+from ..node import VJP, Var, value_of
 from .common import (
     _MASK,
     _NOVALUE,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._node import VJP, NoReference, Var, value_of
+from ..node import VJP, NoReference, Var, value_of
 from .common import (
     _LETTERS,
     A3,

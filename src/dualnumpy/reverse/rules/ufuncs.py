@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy._core import umath as _umath
 
-from .._node import NoReference, Var, value_of
+from ..node import NoReference, Var, value_of
 from .common import (
     _accumulate_add,
     _accumulate_multiply,

@@ -64,6 +64,25 @@ def inexact_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float64)
 
 
+class _Unset:
+    """Stands for the rule tables until reverse/rules/__init__.py hands them in."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("the reverse reference's rules are not loaded; import dualnumpy.reverse")
+
+
+# The rule tables (reverse/rules), handed in by use_rules: they import this module, so this
+# module does not import them, and the two form no import cycle.
+_rules: Any = _Unset()
+
+
+def use_rules(rules: Any) -> None:
+    """Called once by reverse/rules/__init__.py: the module whose apply_ufunc, apply_function,
+    getitem and index_update the Var's protocol methods call."""
+    global _rules
+    _rules = rules
+
+
 class Var(ArraySurface):
     """A node of the reverse-mode tape: a value, its parents and their VJPs.
 
@@ -114,17 +133,13 @@ class Var(ArraySurface):
     # ------------------------------------------------------------ NumPy protocols
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        from . import rules
-
-        return rules.apply_ufunc(ufunc, method, inputs, kwargs)
+        return _rules.apply_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        from . import rules
-
         for t in types:
             if not issubclass(t, (Var, np.ndarray)):
                 return NotImplemented
-        return rules.apply_function(func, tuple(args), dict(kwargs))
+        return _rules.apply_function(func, tuple(args), dict(kwargs))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> NoReturn:
         raise NoReference(
@@ -172,9 +187,7 @@ class Var(ArraySurface):
         return _IndexUpdater(self)
 
     def __getitem__(self, index: Any) -> Any:
-        from . import rules
-
-        return rules.getitem(self, index)
+        return _rules.getitem(self, index)
 
     def __repr__(self) -> str:
         return f"Var({self.value!r}, parents={len(self.parents)})"
@@ -205,14 +218,10 @@ class _IndexUpdate:
         self.x, self.index = x, index
 
     def set(self, new: Any) -> Var:
-        from . import rules
-
-        return rules.index_update(self.x, self.index, new, "set")
+        return _rules.index_update(self.x, self.index, new, "set")
 
     def add(self, new: Any) -> Var:
-        from . import rules
-
-        return rules.index_update(self.x, self.index, new, "add")
+        return _rules.index_update(self.x, self.index, new, "add")
 
     def multiply(self, new: Any) -> NoReturn:
         raise NoReference("x.at[...].multiply: the reverse reference has no VJP rule for it")

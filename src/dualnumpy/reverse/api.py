@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import rules
-from ._node import Var, backward, inexact_dtype
+from .node import Var, backward, inexact_dtype
 
 Fun = Callable[..., Any]
 
