@@ -218,10 +218,12 @@ class _IndexUpdate:
         self.x, self.index = x, index
 
     def set(self, new: Any) -> Var:
-        return _rules.index_update(self.x, self.index, new, "set")
+        updated: Var = _rules.index_update(self.x, self.index, new, "set")
+        return updated
 
     def add(self, new: Any) -> Var:
-        return _rules.index_update(self.x, self.index, new, "add")
+        updated: Var = _rules.index_update(self.x, self.index, new, "add")
+        return updated
 
     def multiply(self, new: Any) -> NoReturn:
         raise NoReference("x.at[...].multiply: the reverse reference has no VJP rule for it")
