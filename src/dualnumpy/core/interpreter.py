@@ -20,7 +20,7 @@ from dualnumpy.core.refusals import refuse_out, refuse_where, unsupported
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.core.ufunc_methods import METHODS as _UFUNC_METHODS
-from dualnumpy.numpy_facts.signatures import Args, bind, call, public_name
+from dualnumpy.numpy_facts.signatures import Args, bind, call, public_name, ufunc_name
 from dualnumpy.rules import registry
 from dualnumpy.rules.kinds import (
     IN_PLACE_MIN_SIZE,
@@ -166,7 +166,7 @@ def ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, 
                 return fast
     if any(foreign(x) for x in inputs):
         return NotImplemented
-    name = f"np.{uf.__name__}" + ("" if method == "__call__" else f".{method}")
+    name = ufunc_name(uf) + ("" if method == "__call__" else f".{method}")
     refuse_out(name, kwargs)
     rule = registry.ufunc_rule(uf)
     if rule is None:

@@ -11,6 +11,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 Args = dict[str, Any]
 
 
@@ -27,6 +29,19 @@ def public_name(func: Any) -> str:
         return f"{module}.{func.__name__}"
     prefix = "np." + module.removeprefix("numpy").lstrip(".") + "." if module != "numpy" else "np."
     return prefix.replace("np._core.", "np.").replace("..", ".") + str(func.__name__)
+
+
+@functools.cache
+def ufunc_name(uf: Any) -> str:
+    """``np.sin``; ``scipy.special.gammaln`` for a ufunc another library defines."""
+    import sys
+
+    if getattr(np, uf.__name__, None) is uf:
+        return f"np.{uf.__name__}"
+    for module in ("scipy.special",):
+        if getattr(sys.modules.get(module), uf.__name__, None) is uf:
+            return f"{module}.{uf.__name__}"
+    return str(uf.__name__)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ import numpy as np
 
 from dualnumpy.numpy_facts.movement import MOVES_ELEMENTS
 from dualnumpy.numpy_facts.sampling import Domain, Sample
-from dualnumpy.numpy_facts.signatures import accepts_any_keyword, bind, parameter_names, public_name
+from dualnumpy.numpy_facts.signatures import (
+    accepts_any_keyword,
+    bind,
+    parameter_names,
+    public_name,
+    ufunc_name,
+)
 from dualnumpy.rules import functions, kinds, ufuncs
 from dualnumpy.rules.kinds import (
     Bilinear,
@@ -105,8 +111,7 @@ def validated(func: Any, rule: Any) -> Rule:
 
 def _name(func: Any) -> str:
     if isinstance(func, np.ufunc):
-        module = getattr(func, "__module__", None) or "numpy"
-        return f"np.{func.__name__}" if module.startswith("numpy") else f"{module}.{func.__name__}"
+        return ufunc_name(func)
     return public_name(func) if hasattr(func, "__name__") else repr(func)
 
 
