@@ -1,7 +1,11 @@
 """The calculus of NumPy's core array functions (``__array_function__``), by kind.
 
-Kinds and plumbing live in ``_fnkinds``; other tables (linear algebra, FFT, ...)
-sit in sibling modules and join ``FUNCTION_RULES`` at the end of this one.
+The kinds are in ``rules/kinds.py``: a line says only the calculus (linear in an
+argument, a composition, a ``Custom`` ``jvp(ans, primals, tangents, params)`` on the
+values and batched tangents, a ``Switch`` that picks one of those per call); the
+interpreter does the binding, the Duals and the wrapping. Other tables (linear
+algebra, FFT, ...) sit in sibling modules and join ``FUNCTION_RULES`` at the end of
+this one.
 """
 
 from __future__ import annotations
@@ -12,21 +16,25 @@ from typing import Any
 
 import numpy as np
 
-from dualnumpy.core import dual as _dual
-from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.tangent import dtype_of, shape_of, shift_axis, tangent_dtype, to_shape
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.numpy_facts.sampling import Sample, arr, sample
-from dualnumpy.numpy_facts.signatures import Args, call, public_name
-from dualnumpy.rules.function_kinds import (  # TRANSITION
-    CustomFn,
-    _axis_call,
-    _per_direction,
-    _replace_value,
-    _value_of,
-    values_at,
+from dualnumpy.numpy_facts.signatures import Args, public_name
+from dualnumpy.rules.kinds import (
+    Composite,
+    Custom,
+    Linear,
+    NonDiff,
+    Params,
+    PiecewiseConstant,
+    Rule,
+    Switch,
+    Unsupported,
+    primal,
+    zero_like_batched,
 )
-from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule, Unsupported
+from dualnumpy.rules.kinds import axis_call as _axis_call
+from dualnumpy.rules.kinds import per_direction as _per_direction
 
 # ---------------------------------------------------------------- tangent helpers
 
@@ -133,37 +141,48 @@ def _stack_tangent(ts: list[ArrayLike], ndim: int, args: Args) -> ArrayLike:
     return np.stack(ts, axis=axis + 1)
 
 
-def _where(func: Any, args: Args, tag: int) -> Any:
-    """np.where(c, a, b) selects tangents; the condition is used by its value."""
-    if "x" not in args:
-        return np.where(_value_of(args["condition"], tag))
-    condition = args["condition"]
-    if isinstance(condition, _dual.Dual):
-        condition = condition.value
-    operands = [args["x"], args["y"]]
-    values, tangents, batched = _dispatch.split(operands, tag)
-    ans = np.where(condition, *values)
+def _jvp_where(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """np.where(c, x, y) selects the tangents of x and y; the condition is a mask (its own
+    tangent, if it is a Dual, moves nothing: the choice is piecewise constant)."""
+    condition = primal(primals["condition"])
+    tx, ty = tangents["x"], tangents["y"]
+    if tx is None and ty is None:  # only the condition is a Dual
+        return zero_like_batched(shape_of(tangents["condition"])[0], ans)
     shape = shape_of(ans)
-    k = next(shape_of(t)[0] for t in tangents if t is not None)
+    k = shape_of(ty if tx is None else tx)[0]
     dtype = tangent_dtype(dtype_of(ans))
     ts = [np.zeros((k,) + (1,) * len(shape), dtype) if t is None else to_shape(t, shape)
-          for t in tangents]
-    return _dispatch.wrap(ans, np.where(condition, *ts), tag, batched)
+          for t in (tx, ty)]
+    return np.where(condition, *ts)
 
 
-def _clip(a: Any, a_min: Any = None, a_max: Any = None, **kwargs: Any) -> Any:
-    lower = a if a_min is None else np.maximum(a, a_min)
-    return lower if a_max is None else np.minimum(lower, a_max)
+_WHERE_SELECTS = Custom(_jvp_where, (), args=("condition", "x", "y"))
+# np.where(condition) alone gives indices, which is NonDiff("indices"). But the interpreter
+# calls NumPy through numpy_facts.signatures.call, which passes np.where's positional-only
+# x=None, y=None when they are absent: np.where(c, None, None) is an object array, not the
+# indices. Until call() omits trailing positional-only arguments that were not given, the
+# call is refused with the equivalent that works.
+_WHERE_INDICES = Unsupported("np.where(condition) alone gives the indices of the nonzero entries; "
+                             "use np.nonzero(d), the same indices (np.where(condition, x, y) "
+                             "is supported)")
 
 
-def _clip_apply(func: Any, args: Args, tag: int) -> Any:
-    low = args.get("a_min", args.get("min"))
-    high = args.get("a_max", args.get("max"))
-    for key in ("min", "max"):
-        args.pop(key, None)
-    ans = np.clip(**{**values_at(args, tag), "a_min": _value_of(low, tag), "a_max": _value_of(high, tag)})
-    composed = _clip(args["a"], low, high)
-    return _replace_value(composed, ans, tag)
+def _choose_where(values: Args) -> Rule:
+    if "x" not in values:
+        return _WHERE_INDICES
+    if "y" not in values:  # NumPy's own refusal (call() would pass y=None, see above)
+        raise ValueError("either both or neither of x and y should be given")
+    return _WHERE_SELECTS
+
+
+def _clip(a: Any, a_min: Any = np._NoValue, a_max: Any = np._NoValue, out: Any = None, *,
+          min: Any = np._NoValue, max: Any = np._NoValue, **kwargs: Any) -> Any:
+    """np.clip composed of maximum and minimum (their convention at ties); the bounds are
+    a_min/a_max or the keywords min/max."""
+    low = a_min if a_min is not np._NoValue else None if min is np._NoValue else min
+    high = a_max if a_max is not np._NoValue else None if max is np._NoValue else max
+    lower = a if low is None else np.maximum(a, low)
+    return lower if high is None else np.minimum(lower, high)
 
 
 def _var(a: Any, axis: Any = None, dtype: Any = None, ddof: float = 0, keepdims: bool = False,
@@ -221,31 +240,35 @@ def _extreme(ufunc: np.ufunc) -> Callable[..., Any]:
     return compose
 
 
-def _extreme_apply(ufunc: np.ufunc) -> Callable[[Any, Args, int], Any]:
-    """np.max and friends: NumPy's value, and ties sharing the tangent evenly (as maximum.reduce).
+def _jvp_extreme(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """np.max and friends along an axis: ties share the tangent evenly (as maximum.reduce)."""
+    x, t = primals["a"], tangents["a"]
+    axis, keepdims = params.get("axis"), bool(params.get("keepdims", False))
+    ndim = len(shape_of(x))
+    kept = ans if keepdims else np.reshape(ans, _kept_shape(shape_of(x), axis))
+    tied = x == kept
+    count = np.maximum(np.sum(tied, axis=axis, keepdims=keepdims), 1)
+    return np.sum(np.where(tied, t, 0), axis=shift_axis(axis, ndim), keepdims=keepdims) / count
 
-    The common call (an axis, keepdims) is direct; initial= and where= take the composition
-    through ``ufunc.reduce``, which handles them.
-    """
-    compose = _extreme(ufunc)
 
-    def apply(func: Any, args: Args, tag: int) -> Any:
-        a = args["a"]
-        if (not isinstance(a, _dual.Dual) or a.tag != tag or args.keys() - {"a", "axis", "keepdims"}
-                or args.get("axis") == ()):
-            return _replace_value(call(compose, args), call(func, values_at(args, tag)), tag)
-        x = a.value
-        axis, keepdims = args.get("axis"), bool(args.get("keepdims", False))
-        ans = func(x, axis=axis, keepdims=keepdims)
-        ndim = len(shape_of(x))
-        kept = ans if keepdims else np.reshape(ans, _kept_shape(shape_of(x), axis))
-        tied = x == kept
-        count = np.maximum(np.sum(tied, axis=axis, keepdims=keepdims), 1)
-        t = _dispatch.batched_tangent(a)
-        shared = np.sum(np.where(tied, t, 0), axis=shift_axis(axis, ndim), keepdims=keepdims) / count
-        return _dispatch.wrap(ans, shared, tag, a.batched)
+_EXTREME = Custom(_jvp_extreme, (), args=("a",))
+_MAX_COMPOSED = Composite(_extreme(np.maximum), (), args=("a",))
+_MIN_COMPOSED = Composite(_extreme(np.minimum), (), args=("a",))
 
-    return apply
+
+def _extreme_choice(composed: Composite) -> Callable[[Args], Rule]:
+    """np.max and friends: the common call (an axis, keepdims) is direct; initial= and where=
+    (and axis=()) take the composition through ``ufunc.reduce``, which handles them."""
+
+    def choose(values: Args) -> Rule:
+        if values.keys() - {"a", "axis", "keepdims"} or values.get("axis") == ():
+            return composed
+        return _EXTREME
+
+    return choose
+
+
+_CHOOSE_MAX, _CHOOSE_MIN = _extreme_choice(_MAX_COMPOSED), _extreme_choice(_MIN_COMPOSED)
 
 
 def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
@@ -264,13 +287,12 @@ def _accumulation(ufunc: np.ufunc) -> Callable[..., Any]:
     return compose
 
 
-def _sort(func: Any, args: Args, tag: int) -> Any:
-    a = args["a"]
-    axis = args.get("axis", -1)
-    order = np.argsort(_value_of(a, tag), axis=axis, kind=args.get("kind"), stable=args.get("stable"))
+def _sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Any:
+    """The permutation NumPy's argsort picks, applied to the Duals (ties follow it)."""
+    perm = np.argsort(primal(a), axis=axis, kind=kind, stable=stable)
     if axis is None:
-        return np.ravel(a)[order]
-    return np.take_along_axis(a, order, axis=axis)
+        return np.ravel(a)[perm]
+    return np.take_along_axis(a, perm, axis=axis)
 
 
 def _take_along_axis_tangent(t: ArrayLike, ndim: int, args: Args) -> ArrayLike:
@@ -283,13 +305,6 @@ def _take_along_axis_tangent(t: ArrayLike, ndim: int, args: Args) -> ArrayLike:
         1 if i == int(axis) % ndim else n for i, n in enumerate(shape_of(t)[1:])))
     del shape
     return np.take_along_axis(t, np.broadcast_to(indices, (k, *shape_of(indices))), axis=shift_axis(axis, ndim))
-
-
-def _round(func: Any, args: Args, tag: int) -> Any:
-    a = args["a"]
-    ans = call(func, values_at(args, tag))
-    t = _dispatch.batched_tangent(a)
-    return _dispatch.wrap(ans, np.zeros_like(t) if not _dispatch.is_dual(t) else 0.0 * t, tag, a.batched)
 
 
 A = arr(3, 4)
@@ -310,12 +325,12 @@ FUNCTION_RULES: dict[Any, Rule] = {
                                                 sample(A3, axis=-1), sample(V)), arg="a", tangent=_sum_tangent),
     np.mean:       Composite(_mean, (_on_matrix(), _on_matrix(axis=0, keepdims=True), sample(A3, axis=(0, 2)))),
     np.prod:       Composite(_reduction(np.multiply), (_on_matrix(), _on_matrix(axis=1), sample(V * 0 + [0, 2, 3, 1, 2]))),
-    np.max:        CustomFn(_extreme_apply(np.maximum), (sample(A), sample(A, axis=0), sample(A3, axis=(1, 2), keepdims=True),
-                                                         sample(A, axis=-1, initial=-1.0), sample(V, axis=0))),
-    np.min:        CustomFn(_extreme_apply(np.minimum), (sample(A), sample(A, axis=1), sample(A3, axis=(0, -1)),
-                                                         sample(A, axis=0, initial=1.5))),
-    np.amax:       CustomFn(_extreme_apply(np.maximum), (sample(A, axis=0), sample(A3, keepdims=True))),
-    np.amin:       CustomFn(_extreme_apply(np.minimum), (sample(A, axis=0),)),
+    np.max:        Switch(_CHOOSE_MAX, (sample(A), sample(A, axis=0), sample(A3, axis=(1, 2), keepdims=True),
+                                        sample(A, axis=-1, initial=-1.0), sample(V, axis=0))),
+    np.min:        Switch(_CHOOSE_MIN, (sample(A), sample(A, axis=1), sample(A3, axis=(0, -1)),
+                                        sample(A, axis=0, initial=1.5))),
+    np.amax:       Switch(_CHOOSE_MAX, (sample(A, axis=0), sample(A3, keepdims=True))),
+    np.amin:       Switch(_CHOOSE_MIN, (sample(A, axis=0),)),
     np.var:        Composite(_var, (_on_matrix(), _on_matrix(axis=1, ddof=1), sample(A3, axis=(0, 2), keepdims=True))),
     np.std:        Composite(_std, (sample(A), sample(A, axis=0, ddof=1))),
     np.cumsum:     Composite(_accumulation(np.add), (_on_matrix(), _on_matrix(axis=1))),
@@ -347,13 +362,13 @@ FUNCTION_RULES: dict[Any, Rule] = {
     np.stack:      Linear((sample([A, A * 2], duals=((0, 0), (0, 1)), complex_ok=True),
                                      sample([V, V], axis=-1, duals=((0, 1),))), arg="arrays", tangent=_stack_tangent, sequence=True),
     # --- selection
-    np.where:      CustomFn(_where, (sample(A > 0, A, arr(3, 4, seed=9), duals=(1, 2)),
-                                     sample(A > 0, A, 0.0, duals=(1,)), sample(V > 0, arr(3, 1), V, duals=(1, 2)))),
-    np.clip:       CustomFn(_clip_apply, (sample(A, -1.0, 1.0), sample(A, arr(3, 4, seed=5) - 1, 1.5, duals=(0, 1)),
-                                          sample(A, None, 0.5))),
-    np.sort:       CustomFn(_sort, (sample(A), sample(A, axis=0), sample(A, axis=None))),
-    np.round:      CustomFn(_round, (sample(A), sample(np.arange(12.0).reshape(3, 4) * 0.1 + 0.025, 1))),
-    np.around:     CustomFn(_round, (sample(A, 1),)),
+    np.where:      Switch(_choose_where, (sample(A > 0, A, arr(3, 4, seed=9), duals=(1, 2)),
+                                          sample(A > 0, A, 0.0, duals=(1,)), sample(V > 0, arr(3, 1), V, duals=(1, 2)))),
+    np.clip:       Composite(_clip, (sample(A, -1.0, 1.0), sample(A, arr(3, 4, seed=5) - 1, 1.5, duals=(0, 1)),
+                                     sample(A, None, 0.5)), args=("a", "a_min", "a_max", "min", "max")),
+    np.sort:       Composite(_sort, (sample(A), sample(A, axis=0), sample(A, axis=None))),
+    np.round:      PiecewiseConstant((sample(A), sample(np.arange(12.0).reshape(3, 4) * 0.1 + 0.025, 1)), args=("a",)),
+    np.around:     PiecewiseConstant((sample(A, 1),), args=("a",)),
     # --- products: np.dot and the other bilinear products live in products.py
     # --- results without a derivative
     np.all:        NonDiff("predicate", (sample(A),)),

@@ -1,8 +1,12 @@
-"""The calculus of np.linalg: one line per function (see rules/_fnkinds.py for the kinds).
+"""The calculus of np.linalg: one line per function (the kinds are in rules/kinds.py).
 
-Closed forms, written with NumPy calls on the values (so nested Duals differentiate
-them again) and with the k directions of a batched tangent folded into the columns
-of one right-hand side wherever a solve is needed (one factorisation for all k):
+The closed forms are ``Custom`` rules: ``jvp(ans, primals, tangents, params)`` gets
+NumPy's result ``ans``, the values and batched tangents ``(k, *shape)`` of the
+differentiable arguments, and returns the tangent of ``ans`` (one per output, ``None``
+for an output without a derivative: a rank, the sign of a real determinant). They
+are written with NumPy calls on the values (so nested Duals differentiate them
+again) and fold the k directions of a batched tangent into the columns of one
+right-hand side wherever a solve is needed (one factorisation for all k):
 
 - inv: dX = -X dA X;  solve: dx = A⁻¹(db - dA x);  det: d det = det · tr(A⁻¹ dA)
   (at an exactly singular matrix, tr(adj(A) dA) from an SVD: det is smooth there);
@@ -14,6 +18,10 @@ of one right-hand side wherever a solve is needed (one factorisation for all k):
 - svd: the JAX formulas (reduced matrices); qr: the JAX formula, extended to wide
   matrices; eig: dλ = diag(V⁻¹ dA V) and dV in LAPACK's gauge (unit norm, largest
   component real); lstsq and pinv: the constant-rank derivative of the pseudo-inverse.
+- The norms are a ``Switch`` on the kind of norm: the 2-norm and the p-norms in closed
+  form, ord=0 (a count) piecewise constant, the piecewise-linear (1, inf) and spectral
+  (2, -2, nuc) norms composed on the Duals; svd(hermitian=True) and cond are
+  compositions too (``Composite``: NumPy's value, the composition's tangent).
 
 Edges (tested in tests/test_linalg_edges.py):
 
@@ -41,26 +49,28 @@ Edges (tested in tests/test_linalg_edges.py):
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from dualnumpy.core import dual as _dual
-from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.tangent import align, dtype_of, shape_of
 from dualnumpy.numpy_facts.sampling import Sample, arr, sample
-from dualnumpy.numpy_facts.signatures import Args, call, public_name
-from dualnumpy.rules.function_kinds import (  # TRANSITION
-    CustomFn,
-    _refuse_duals_outside,
-    _replace_value,
-    values_at,
+from dualnumpy.numpy_facts.signatures import Args, public_name
+from dualnumpy.rules.kinds import (
+    Composite,
+    Custom,
+    Linear,
+    NonDiff,
+    Params,
+    PiecewiseConstant,
+    Rule,
+    Switch,
+    as_array,
+    primal,
 )
-from dualnumpy.rules.function_kinds import primal as _primal
-from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule
 
 LinAlgError = np.linalg.LinAlgError
 
@@ -99,19 +109,10 @@ def _eye(n: int) -> np.ndarray[Any, Any]:
     return np.eye(n, dtype=bool)
 
 
-def _array(x: Any) -> Any:
-    """A constant operand as an array (NumPy accepts lists); Duals stay as they are."""
-    return x if isinstance(x, _dual.Dual) else np.asarray(x)
-
-
-_name = functools.cache(public_name)
-
-
-def _one(func: Any, args: Args, tag: int, arg: str) -> tuple[Args, Any, Any, bool]:
-    """Bound values, the differentiable argument's value, its batched tangent, batched?"""
-    _refuse_duals_outside(_name(func), args, (arg,), tag)
-    x = args[arg]
-    return values_at(args, tag), x.value, _dispatch.batched_tangent(x), bool(x.batched)
+# The names in the refusals' messages (a rule is not told which function it serves).
+_SLOGDET, _QR, _EIGH = public_name(np.linalg.slogdet), public_name(np.linalg.qr), public_name(np.linalg.eigh)
+_EIG, _EIGVALS = public_name(np.linalg.eig), public_name(np.linalg.eigvals)
+_SVD, _COND = public_name(np.linalg.svd), public_name(np.linalg.cond)
 
 
 def _solve_many(a: Any, r: Any) -> Any:
@@ -183,18 +184,17 @@ def _off_diagonal_inverse(d: Any) -> Any:
 # ---------------------------------------------------------------- inverse, solve, determinants
 
 
-def _jvp_inv(func: Any, args: Args, tag: int) -> Any:
-    values, _, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
-    return _dispatch.wrap(ans, -(ans @ t @ ans), tag, batched)
+def _jvp_inv(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """X = A⁻¹: dX = -X dA X."""
+    t = tangents["a"]
+    return -(ans @ t @ ans)
 
 
-def _jvp_solve(func: Any, args: Args, tag: int) -> Any:
+def _jvp_solve(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
     """x = A⁻¹ b, dx = A⁻¹ (db - dA x); b is a vector only when 1-D (NumPy 2)."""
-    _refuse_duals_outside(_name(func), args, ("a", "b"), tag)
-    (a, b), (ta, tb), batched = _dispatch.split([args["a"], args["b"]], tag)
-    a, b = _array(a), _array(b)
-    x = np.linalg.solve(a, b)
+    a, b = as_array(primals["a"]), as_array(primals["b"])
+    ta, tb = tangents["a"], tangents["b"]
+    x = ans
     vector = len(shape_of(b)) == 1
     xc = x[..., None] if vector else x
     rhs: Any = 0.0
@@ -203,7 +203,7 @@ def _jvp_solve(func: Any, args: Args, tag: int) -> Any:
     if ta is not None:
         rhs = rhs - ta @ xc
     dx = _solve_many(a, rhs)
-    return _dispatch.wrap(x, dx[..., 0] if vector else dx, tag, batched)
+    return dx[..., 0] if vector else dx
 
 
 def _adjugate(a: Any) -> Any:
@@ -215,51 +215,48 @@ def _adjugate(a: Any) -> Any:
     return scale[..., None, None] * ((_mH(vh) * others[..., None, :]) @ _mH(u))
 
 
-def _jvp_det(func: Any, args: Args, tag: int) -> Any:
-    values, a, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
+def _jvp_det(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """d det = det · tr(A⁻¹ dA), or tr(adj(A) dA) at an exactly singular matrix."""
+    a, t = primals["a"], tangents["a"]
     try:
-        dt = ans * _trace_solve(a, t)
+        return ans * _trace_solve(a, t)
     except LinAlgError:  # exactly singular: d det = tr(adj(A) dA) still exists
-        dt = np.sum(_mT(_adjugate(a)) * t, axis=(-2, -1))
-    return _dispatch.wrap(ans, dt, tag, batched)
+        return np.sum(_mT(_adjugate(a)) * t, axis=(-2, -1))
 
 
-def _jvp_slogdet(func: Any, args: Args, tag: int) -> Any:
-    values, a, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
-    sign, logabsdet = ans
-    if np.any(_primal(sign) == 0):
+def _jvp_slogdet(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """d logabsdet = Re tr(A⁻¹ dA); a real sign is piecewise constant (None: plain)."""
+    a, t = primals["a"], tangents["a"]
+    sign, _ = ans
+    if np.any(primal(sign) == 0):
         raise LinAlgError(
-            f"{_name(func)}: the matrix is singular (logabsdet = -inf), so log|det| has no "
+            f"{_SLOGDET}: the matrix is singular (logabsdet = -inf), so log|det| has no "
             f"derivative there; np.linalg.det is differentiable at singular matrices")
     tr = _trace_solve(a, t)
     if not _is_complex(sign):  # ±1: piecewise constant, a plain result
-        return type(ans)(sign, _dispatch.wrap(logabsdet, tr, tag, batched))
-    return type(ans)(_dispatch.wrap(sign, sign * (1j * np.imag(tr)), tag, batched),
-                     _dispatch.wrap(logabsdet, np.real(tr), tag, batched))
+        return None, tr
+    return sign * (1j * np.imag(tr)), np.real(tr)
 
 
 # ---------------------------------------------------------------- Cholesky and QR
 
 
-def _jvp_cholesky(func: Any, args: Args, tag: int) -> Any:
+def _jvp_cholesky(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
     """dL = L Φ(L⁻¹ dH L⁻ᴴ), Φ = strictly lower part plus half the diagonal."""
-    values, _, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
-    upper = bool(values.get("upper", False))
+    t = tangents["a"]
+    upper = bool(params.get("upper", False))
     low = _mH(ans) if upper else ans
     d_h = _hermitian_part(t, lower=not upper)
     x = _mH(_solve_many(low, _mH(_solve_many(low, d_h))))
     n = shape_of(ans)[-1]
     phi = np.tri(n, k=-1) + 0.5 * np.eye(n)
     d_low = low @ (x * phi.astype(_real_dtype(ans)))
-    return _dispatch.wrap(ans, _mH(d_low) if upper else d_low, tag, batched)
+    return _mH(d_low) if upper else d_low
 
 
 def _qr_tall(name: str, q: Any, r: Any, t: Any) -> tuple[Any, Any]:
     """JAX's QR rule (m ≥ n, reduced): j-towns.github.io/papers/qr-derivative.pdf."""
-    pivots = np.abs(_diag(_primal(r)))
+    pivots = np.abs(_diag(primal(r)))
     tol = max(shape_of(q)[-2:] + shape_of(r)[-1:]) * _eps(pivots) * np.max(pivots, axis=-1, initial=0.0)
     if np.any(pivots <= np.asarray(tol)[..., None]):
         raise LinAlgError(f"{name}: the matrix does not have full column rank (R has a zero on its "
@@ -274,10 +271,11 @@ def _qr_tall(name: str, q: Any, r: Any, t: Any) -> tuple[Any, Any]:
     return q @ (do - qt_dx_rinv) + dx_rinv, (qt_dx_rinv - do) @ r
 
 
-def _jvp_qr(func: Any, args: Args, tag: int) -> Any:
-    name = _name(func)
-    values, a, t, batched = _one(func, args, tag, "a")
-    mode = values.get("mode", "reduced")
+def _jvp_qr(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """Q and R (or R alone): JAX's rule for a tall matrix; a wide one splits as [X | Y]."""
+    name = _QR
+    a, t = primals["a"], tangents["a"]
+    mode = params.get("mode", "reduced")
     m, n = shape_of(a)[-2:]
     if mode == "raw":
         raise TypeError(f"{name}(mode='raw') is not supported for Duals: Householder reflectors "
@@ -286,7 +284,6 @@ def _jvp_qr(func: Any, args: Args, tag: int) -> Any:
         raise TypeError(f"{name}(mode='complete') of a tall matrix is not supported for Duals: "
                         f"the last m - n columns of Q are not unique, so they have no derivative; "
                         f"use mode='reduced'")
-    ans = call(func, values)
     q, r = np.linalg.qr(a) if mode == "r" else ans
     if m >= n:
         dq, dr = _qr_tall(name, q, r, t)
@@ -294,43 +291,40 @@ def _jvp_qr(func: Any, args: Args, tag: int) -> Any:
         dq, dr_x = _qr_tall(name, q, r[..., :m], t[..., :m])
         dr = np.concatenate([dr_x, _mH(dq) @ a[..., m:] + _mH(q) @ t[..., m:]], axis=-1)
     if mode == "r":
-        return _dispatch.wrap(ans, dr, tag, batched)
-    return type(ans)(_dispatch.wrap(ans[0], dq, tag, batched), _dispatch.wrap(ans[1], dr, tag, batched))
+        return dr
+    return dq, dr
 
 
 # ---------------------------------------------------------------- Hermitian eigenproblems
 
 
-def _eigh_terms(name: str, w: Any, v: Any, t: Any, uplo: Any) -> tuple[Any, Any, Any]:
+def _eigh_terms(w: Any, v: Any, t: Any, uplo: Any) -> tuple[Any, Any, Any]:
     """Vᴴ dH V, the tangent of the eigenvalues, and the tie clusters (or None)."""
     x = _mH(v) @ _hermitian_part(t, lower=str(uplo).upper() == "L") @ v
-    wp = _primal(w)
+    wp = primal(w)
     tol = shape_of(wp)[-1] * _eps(wp) * np.max(np.abs(wp), axis=-1, initial=0.0)
     same = _sorted_ties(wp, tol)
     dw = _real(_diag(x))
     return x, (dw if same is None else _average_ties(dw, same)), same
 
 
-def _jvp_eigh(func: Any, args: Args, tag: int) -> Any:
-    name = _name(func)
-    values, _, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
+def _jvp_eigh(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """dλ = Re diag(Vᴴ dH V), dV = V (F ∘ Vᴴ dH V); refused at repeated eigenvalues."""
     w, v = ans
-    x, dw, same = _eigh_terms(name, w, v, t, values.get("UPLO", "L"))
-    _refuse_vectors_at_ties(name, "eigenvalues", same,
+    x, dw, same = _eigh_terms(w, v, tangents["a"], params.get("UPLO", "L"))
+    _refuse_vectors_at_ties(_EIGH, "eigenvalues", same,
                             "Use np.linalg.eigvalsh for the eigenvalues alone (their tangent is "
                             "defined at ties), or a spectral function of them")
     f = _off_diagonal_inverse(w[..., None, :] - w[..., :, None])
-    return type(ans)(_dispatch.wrap(w, dw, tag, batched), _dispatch.wrap(v, v @ (f * x), tag, batched))
+    return dw, v @ (f * x)
 
 
-def _jvp_eigvalsh(func: Any, args: Args, tag: int) -> Any:
-    values, a, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
-    uplo = values.get("UPLO", "L")
-    v = np.linalg.eigh(a, UPLO=uplo)[1]
-    _, dw, _ = _eigh_terms(_name(func), ans, v, t, uplo)
-    return _dispatch.wrap(ans, dw, tag, batched)
+def _jvp_eigvalsh(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """dλ = Re diag(Vᴴ dH V), each value of a cluster with the cluster's mean."""
+    uplo = params.get("UPLO", "L")
+    v = np.linalg.eigh(primals["a"], UPLO=uplo)[1]
+    _, dw, _ = _eigh_terms(ans, v, tangents["a"], uplo)
+    return dw
 
 
 # ---------------------------------------------------------------- general eigenproblems
@@ -338,7 +332,7 @@ def _jvp_eigvalsh(func: Any, args: Args, tag: int) -> Any:
 
 def _eig_tangents(name: str, w: Any, v: Any, t: Any, vectors: bool) -> tuple[Any, Any]:
     """dλ = diag(V⁻¹ dA V); dV = V (F ∘ V⁻¹ dA V), renormalised to LAPACK's gauge."""
-    wp, vp = _primal(w), _primal(v)
+    wp, vp = primal(w), primal(v)
     n = shape_of(wp)[-1]
     with np.errstate(all="ignore"):
         cond = np.linalg.cond(vp)
@@ -375,12 +369,9 @@ def _eig_tangents(name: str, w: Any, v: Any, t: Any, vectors: bool) -> tuple[Any
     return dw, dv + v * c[..., None, :]
 
 
-def _jvp_eig(func: Any, args: Args, tag: int) -> Any:
-    values, _, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
+def _jvp_eig(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
     w, v = ans
-    dw, dv = _eig_tangents(_name(func), w, v, t, vectors=True)
-    return type(ans)(_dispatch.wrap(w, dw, tag, batched), _dispatch.wrap(v, dv, tag, batched))
+    return _eig_tangents(_EIG, w, v, tangents["a"], vectors=True)
 
 
 def _matching(target: Any, source: Any) -> Any:
@@ -398,17 +389,16 @@ def _matching(target: Any, source: Any) -> Any:
     return out.reshape(target.shape)
 
 
-def _jvp_eigvals(func: Any, args: Args, tag: int) -> Any:
-    values, a, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
-    w2, v = np.linalg.eig(a)
-    wp, w2p = _primal(ans), _primal(w2)
+def _jvp_eigvals(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """eig's eigenvalue tangent, with eig's eigenvectors matched to eigvals' order."""
+    w2, v = np.linalg.eig(primals["a"])
+    wp, w2p = primal(ans), primal(w2)
     order = np.argmin(np.abs(wp[..., :, None] - w2p[..., None, :]), axis=-1)
     if np.any(order != np.arange(shape_of(wp)[-1])):  # match eig's order to eigvals'
         order = _matching(wp, w2p)
         v = np.take_along_axis(v, np.broadcast_to(order[..., None, :], shape_of(v)), axis=-1)
-    dw, _ = _eig_tangents(_name(func), ans, v, t, vectors=False)
-    return _dispatch.wrap(ans, dw, tag, batched)
+    dw, _ = _eig_tangents(_EIGVALS, ans, v, tangents["a"], vectors=False)
+    return dw
 
 
 # ---------------------------------------------------------------- singular values
@@ -416,7 +406,7 @@ def _jvp_eigvals(func: Any, args: Args, tag: int) -> Any:
 
 def _svd_ties(s: Any, shape: tuple[int, ...]) -> tuple[Any, Any]:
     """Tie clusters and zero singular values, at matrix_rank's tolerance max(m, n)·eps·s_max."""
-    sp = _primal(s)
+    sp = primal(s)
     tol = max(shape[-2:]) * _eps(sp) * np.max(sp, axis=-1, initial=0.0)
     return _sorted_ties(sp, tol), sp <= np.asarray(tol)[..., None]
 
@@ -433,25 +423,21 @@ def _singular_value_tangent(u: Any, s: Any, vh: Any, t: Any, shape: tuple[int, .
     return ds, d_s
 
 
-def _jvp_svd(func: Any, args: Args, tag: int) -> Any:
-    name = _name(func)
-    values, a, t, batched = _one(func, args, tag, "a")
-    if values.get("hermitian", False):
-        ans = call(func, values)
-        composed = _replace_value(call(_svd_hermitian, args), ans, tag)
-        return type(ans)(*composed) if isinstance(ans, tuple) else composed
+def _jvp_svd(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """The singular values as svdvals; U and Vh by JAX's rule (reduced matrices)."""
+    name = _SVD
+    a, t = primals["a"], tangents["a"]
     shape = shape_of(a)
     m, n = shape[-2:]
-    full, compute_uv = values.get("full_matrices", True), values.get("compute_uv", True)
+    full, compute_uv = params.get("full_matrices", True), params.get("compute_uv", True)
     if compute_uv and full and m != n:
         raise TypeError(f"{name}(full_matrices=True) of a {m}x{n} matrix is not supported for Duals: "
                         f"the extra {'columns of U' if m > n else 'rows of Vh'} are not unique, so "
                         f"they have no derivative; pass full_matrices=False (or use "
                         f"np.linalg.svdvals for the singular values alone)")
-    ans = call(func, values)
     if not compute_uv:
         u, _, vh = np.linalg.svd(a, full_matrices=False)
-        return _dispatch.wrap(ans, _singular_value_tangent(u, ans, vh, t, shape)[0], tag, batched)
+        return _singular_value_tangent(u, ans, vh, t, shape)[0]
     u, s, vh = ans
     ds, d_s = _singular_value_tangent(u, s, vh, t, shape)
     same, zero = _svd_ties(s, shape)
@@ -462,8 +448,7 @@ def _jvp_svd(func: Any, args: Args, tag: int) -> Any:
     _refuse_vectors_at_ties(name, "singular values", same,
                             "Use np.linalg.svdvals (or compute_uv=False) for the singular values alone")
     du, dv = _svd_vector_tangents(u, s, vh, t, d_s)
-    return type(ans)(_dispatch.wrap(u, du, tag, batched), _dispatch.wrap(s, ds, tag, batched),
-                     _dispatch.wrap(vh, _mH(dv), tag, batched))
+    return du, ds, _mH(dv)
 
 
 def _svd_vector_tangents(u: Any, s: Any, vh: Any, t: Any, d_s: Any) -> tuple[Any, Any]:
@@ -493,23 +478,32 @@ def _svd_hermitian(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     """NumPy's svd(hermitian=True), composed on Duals: singular values are |eigenvalues|."""
     if not compute_uv:
         s = np.abs(np.linalg.eigvalsh(a))
-        order = np.argsort(_primal(s), axis=-1)[..., ::-1]
+        order = np.argsort(primal(s), axis=-1)[..., ::-1]
         return np.take_along_axis(s, order, axis=-1)
     w, u = np.linalg.eigh(a)
-    sgn = np.sign(_primal(w))
+    sgn = np.sign(primal(w))
     s = np.abs(w)
-    order = np.argsort(_primal(s), axis=-1)[..., ::-1]
+    order = np.argsort(primal(s), axis=-1)[..., ::-1]
     sgn = np.take_along_axis(sgn, order, axis=-1)
     s = np.take_along_axis(s, order, axis=-1)
     u = np.take_along_axis(u, np.broadcast_to(order[..., None, :], shape_of(u)), axis=-1)
     return u, s, _mH(u * sgn[..., None, :])
 
 
-def _jvp_svdvals(func: Any, args: Args, tag: int) -> Any:
-    values, x, t, batched = _one(func, args, tag, "x")
-    ans = call(func, values)
+def _jvp_svdvals(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    """ds = Re diag(Uᴴ dA V), averaged over ties, 0 at zero singular values."""
+    x = primals["x"]
     u, _, vh = np.linalg.svd(x, full_matrices=False)
-    return _dispatch.wrap(ans, _singular_value_tangent(u, ans, vh, t, shape_of(x))[0], tag, batched)
+    return _singular_value_tangent(u, ans, vh, tangents["x"], shape_of(x))[0]
+
+
+_SVD_VALUES_AND_VECTORS = Custom(_jvp_svd, (), args=("a",))
+_SVD_HERMITIAN = Composite(_svd_hermitian, (), args=("a",))
+
+
+def _choose_svd(values: Args) -> Rule:
+    """svd(hermitian=True) is NumPy's eigh-based factorisation: composed on the Duals."""
+    return _SVD_HERMITIAN if values.get("hermitian", False) else _SVD_VALUES_AND_VECTORS
 
 
 # ---------------------------------------------------------------- pseudo-inverse, least squares
@@ -523,24 +517,21 @@ def _pinv_tangent(a: Any, p: Any, t: Any) -> Any:
     return out + (np.eye(n, dtype=dtype_of(p)) - p @ a) @ dah @ (_mH(p) @ p)
 
 
-def _jvp_pinv(func: Any, args: Args, tag: int) -> Any:
-    values, a, t, batched = _one(func, args, tag, "a")
-    ans = call(func, values)
-    if values.get("hermitian", False):  # NumPy reads the lower triangle (eigh)
+def _jvp_pinv(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+    a, t = primals["a"], tangents["a"]
+    if params.get("hermitian", False):  # NumPy reads the lower triangle (eigh)
         a, t = _hermitian_part(a, lower=True), _hermitian_part(t, lower=True)
-    return _dispatch.wrap(ans, _pinv_tangent(a, ans, t), tag, batched)
+    return _pinv_tangent(a, ans, t)
 
 
-def _jvp_lstsq(func: Any, args: Args, tag: int) -> Any:
+def _jvp_lstsq(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
     """x = A⁺ b: dx = A⁺(db - dA x) + A⁺A⁺ᴴ dAᴴ r + (I - A⁺A) dAᴴ A⁺ᴴ x with r = b - A x;
     residuals |r|²: 2 Re rᴴ(db - dA x); rank is plain; s as svdvals."""
-    _refuse_duals_outside(_name(func), args, ("a", "b"), tag)
-    (a, b), (ta, tb), batched = _dispatch.split([args["a"], args["b"]], tag)
-    a, b = _array(a), _array(b)
-    values = values_at(args, tag)
-    x, residuals, rank, s = call(func, values)
+    a, b = as_array(primals["a"]), as_array(primals["b"])
+    ta, tb = tangents["a"], tangents["b"]
+    x, residuals, rank, s = ans
     m, n = shape_of(a)
-    rcond = values.get("rcond")  # LAPACK's gelsd: None is eps·max(m, n), a negative one eps
+    rcond = params.get("rcond")  # LAPACK's gelsd: None is eps·max(m, n), a negative one eps
     rcond = _eps(a) * max(m, n) if rcond is None else (_eps(a) if rcond < 0 else rcond)
     p = np.linalg.pinv(a, rcond=rcond)
     vector = len(shape_of(b)) == 1
@@ -555,18 +546,17 @@ def _jvp_lstsq(func: Any, args: Args, tag: int) -> Any:
     if ta is not None:
         tah = _mH(ta)
         dx = dx + p @ (_mH(p) @ (tah @ r))
-        if int(_primal(rank)) < n:
+        if int(primal(rank)) < n:
             dx = dx + (np.eye(n, dtype=dtype_of(p)) - p @ a) @ (tah @ (_mH(p) @ xc))
     d_res = 2.0 * np.real(np.sum(np.conjugate(r) * rhs, axis=-2)) if _is_complex(r) else (
         2.0 * np.sum(r * rhs, axis=-2))
     if shape_of(residuals)[0] == 0:
         d_res = d_res[..., :0]
-    outs = (_dispatch.wrap(x, dx[..., 0] if vector else dx, tag, batched),
-            _dispatch.wrap(residuals, d_res, tag, batched), rank)
-    if ta is None:
-        return (*outs, s)
+    dx = dx[..., 0] if vector else dx
+    if ta is None:  # the singular values are A's alone
+        return dx, d_res, None, None
     u, _, vh = np.linalg.svd(a, full_matrices=False)
-    return (*outs, _dispatch.wrap(s, _singular_value_tangent(u, s, vh, ta, (m, n))[0], tag, batched))
+    return dx, d_res, None, _singular_value_tangent(u, s, vh, ta, (m, n))[0]
 
 
 # ---------------------------------------------------------------- norms
@@ -606,12 +596,12 @@ def _p_norm_tangent(x: Any, t: Any, axes: tuple[int, ...], ans: Any, p: float) -
     """‖x‖^(1-p) Σ |x_i|^(p-2) Re(x̄_i dx_i); zero components and zero norms contribute 0."""
     shifted = tuple(i + 1 for i in axes)
     a = np.abs(x)
-    nonzero = _primal(a) > 0
+    nonzero = primal(a) > 0
     weight = np.where(nonzero, np.where(nonzero, a, 1.0) ** (p - 2.0), 0.0)
     g = np.real(np.conjugate(x) * t) if _is_complex(x) else x * t
     s = np.sum(weight * g, axis=shifted, keepdims=True)
     norm = np.reshape(ans, _kept(shape_of(x), axes))
-    positive = _primal(norm) > 0
+    positive = primal(norm) > 0
     return np.where(positive, np.where(positive, norm, 1.0) ** (1.0 - p), 0.0) * s
 
 
@@ -634,65 +624,79 @@ def _norm_compose(x: Any, kind: str, axes: tuple[int, ...], ord: Any) -> Any:
     return np.reshape(spectral(s, axis=-1), _kept(shape_of(x), axes))
 
 
-def _norm_result(x: Any, tag: int, ans: Any, kind: str, axes: tuple[int, ...], ord: Any) -> Any:
-    xv, t = x.value, _dispatch.batched_tangent(x)
-    k = shape_of(t)[0]
-    if kind == "two":
-        dt = _two_norm_tangent(xv, t, axes, ans)
-    elif kind == "vector" and ord == 0:  # a count of nonzeros: piecewise constant
-        dt = np.zeros((k, *shape_of(ans)), dtype=_real_dtype(xv))
-    elif kind == "vector" and ord not in (math.inf, -math.inf, 1):
-        dt = _p_norm_tangent(xv, t, axes, ans, float(ord))
-    else:
-        composed = np.reshape(_norm_compose(x, kind, axes, ord), shape_of(ans))
-        return _replace_value(composed, ans, tag)
-    return _dispatch.wrap(ans, np.reshape(dt, (k, *shape_of(ans))), tag, x.batched)
+NormSpec = Callable[[Params, int], tuple[str, tuple[int, ...], Any]]
 
 
-def _jvp_norm(func: Any, args: Args, tag: int) -> Any:
-    values, xv, _, _ = _one(func, args, tag, "x")
-    ans = call(func, values)
-    kind, axes, ord = _norm_kind(values.get("ord"), values.get("axis"), len(shape_of(xv)))
-    return _norm_result(args["x"], tag, ans, kind, axes, ord)
+def _norm_spec(args: Params, ndim: int) -> tuple[str, tuple[int, ...], Any]:
+    """np.linalg.norm: the kind of norm, its axes and its order."""
+    return _norm_kind(args.get("ord"), args.get("axis"), ndim)
 
 
-def _jvp_vector_norm(func: Any, args: Args, tag: int) -> Any:
-    values, xv, _, _ = _one(func, args, tag, "x")
-    ans = call(func, values)
-    ndim = len(shape_of(xv))
-    axis = values.get("axis")
+def _vector_norm_spec(args: Params, ndim: int) -> tuple[str, tuple[int, ...], Any]:
+    axis = args.get("axis")
     axes = tuple(range(ndim)) if axis is None else tuple(
         operator.index(i) % ndim for i in (axis if isinstance(axis, tuple) else (axis,)))
-    ord = values.get("ord", 2)
-    return _norm_result(args["x"], tag, ans, "two" if ord in (None, 2) else "vector", axes, ord)
+    ord = args.get("ord", 2)
+    return ("two" if ord in (None, 2) else "vector"), axes, ord
 
 
-def _jvp_matrix_norm(func: Any, args: Args, tag: int) -> Any:
-    values, xv, _, _ = _one(func, args, tag, "x")
-    ans = call(func, values)
-    ndim = len(shape_of(xv))
-    ord = values.get("ord", "fro")
-    kind = "two" if ord in (None, "fro", "f") else "matrix"
-    return _norm_result(args["x"], tag, ans, kind, (ndim - 2, ndim - 1), ord)
+def _matrix_norm_spec(args: Params, ndim: int) -> tuple[str, tuple[int, ...], Any]:
+    ord = args.get("ord", "fro")
+    return ("two" if ord in (None, "fro", "f") else "matrix"), (ndim - 2, ndim - 1), ord
+
+
+def _norm_choice(spec: NormSpec) -> Callable[[Args], Rule]:
+    """The rules of one norm function (built once) and the choice among them per call, by
+    the kind of norm ``spec`` reads: the 2-norm and the p-norms in closed form, ord=0 (a
+    count of nonzeros) piecewise constant, the others composed on the Duals."""
+
+    def two(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+        x, t = primals["x"], tangents["x"]
+        _, axes, _ = spec(params, len(shape_of(x)))
+        return np.reshape(_two_norm_tangent(x, t, axes, ans), (shape_of(t)[0], *shape_of(ans)))
+
+    def p_norm(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
+        x, t = primals["x"], tangents["x"]
+        _, axes, ord = spec(params, len(shape_of(x)))
+        return np.reshape(_p_norm_tangent(x, t, axes, ans, float(ord)), (shape_of(t)[0], *shape_of(ans)))
+
+    def compose(x: Any, **args: Any) -> Any:
+        kind, axes, ord = spec(args, len(shape_of(x)))
+        shape = _kept(shape_of(x), axes) if args.get("keepdims", False) else tuple(
+            d for i, d in enumerate(shape_of(x)) if i not in axes)
+        return np.reshape(_norm_compose(x, kind, axes, ord), shape)
+
+    two_norm, p_norms = Custom(two, (), args=("x",)), Custom(p_norm, (), args=("x",))
+    count, composed = PiecewiseConstant((), args=("x",)), Composite(compose, (), args=("x",))
+
+    def choose(values: Args) -> Rule:
+        try:
+            kind, _, ord = spec(values, len(shape_of(values["x"])))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return two_norm  # a call NumPy refuses (a bad axis): its own error comes first
+        if kind == "two":
+            return two_norm
+        if kind == "vector" and ord == 0:
+            return count
+        if kind == "vector" and ord not in (math.inf, -math.inf, 1):
+            return p_norms
+        return composed
+
+    return choose
 
 
 def _cond(x: Any, p: Any = None) -> Any:
+    """cond composed on the Duals; refused where it is (numerically) infinite."""
+    value = np.linalg.cond(primal(x), p)  # NumPy's value on the plain numbers, to refuse first
+    limit = 1.0 / (max(shape_of(x)[-2:]) * _eps(x))
+    if not np.all(np.abs(value) < limit):
+        raise LinAlgError(f"{_COND}: the matrix is (numerically) singular (cond = "
+                          f"{float(np.max(np.abs(value))):.3g}); the condition number has no "
+                          f"derivative there")
     if p in (None, 2, -2):
         s = np.linalg.svdvals(x)
         return s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
     return np.linalg.norm(x, p, axis=(-2, -1)) * np.linalg.norm(np.linalg.inv(x), p, axis=(-2, -1))
-
-
-def _jvp_cond(func: Any, args: Args, tag: int) -> Any:
-    name = _name(func)
-    values, x, _, _ = _one(func, args, tag, "x")
-    ans = call(func, values)
-    limit = 1.0 / (max(shape_of(x)[-2:]) * _eps(x))
-    if not np.all(np.abs(_primal(ans)) < limit):
-        raise LinAlgError(f"{name}: the matrix is (numerically) singular (cond = "
-                          f"{float(np.max(np.abs(_primal(ans)))):.3g}); the condition number has no "
-                          f"derivative there")
-    return _replace_value(call(_cond, args), ans, tag)
 
 
 # ---------------------------------------------------------------- compositions on Duals
@@ -849,47 +853,47 @@ LINALG_RULES: dict[Any, Rule] = {
                                                            duals=(0, 1), complex_ok=True),
                                                     sample(np.reshape(arr(6, 6, seed=36) + 4 * np.eye(6), (6, 2, 3)), arr(2, 3, seed=37),
                                                            duals=(0, 1), axes=(0,))), args=("a", "b")),
-    # --- closed forms
-    np.linalg.inv:      CustomFn(_jvp_inv, (_sq(), sample(STACK, complex_ok=True))),
-    np.linalg.solve:    CustomFn(_jvp_solve, (sample(SQ, W3, duals=(0, 1), complex_ok=True),
-                                              sample(STACK, arr(2, 3, 2, seed=40), duals=(0, 1), complex_ok=True),
-                                              sample(STACK, W3, duals=(0, 1)), sample(SQ, arr(3, 2, seed=41), duals=(1,)),
-                                              sample(STACK, arr(3, 1, seed=42), duals=(0,)))),
-    np.linalg.det:      CustomFn(_jvp_det, (_sq(), sample(STACK, complex_ok=True))),
-    np.linalg.slogdet:  CustomFn(_jvp_slogdet, (_sq(), sample(STACK, complex_ok=True), sample(-SQ))),
-    np.linalg.cholesky: CustomFn(_jvp_cholesky, (sample(SPD, complex_ok=True), sample(SPD_STACK, upper=True, complex_ok=True))),
-    np.linalg.qr:       CustomFn(_jvp_qr, (sample(TALL, complex_ok=True), sample(WIDE, complex_ok=True),
-                                           sample(SQ, mode="complete"), sample(WIDE, mode="complete"),
-                                           sample(arr(2, 4, 3, seed=43), mode="r"))),
-    np.linalg.eigh:     CustomFn(_jvp_eigh, (sample(SPD), sample(SPD_STACK, UPLO="U"))),
-    np.linalg.eigvalsh: CustomFn(_jvp_eigvalsh, (sample(SPD, complex_ok=True), sample(SPD_STACK, UPLO="U", complex_ok=True))),
-    np.linalg.eig:      CustomFn(_jvp_eig, (sample(NONSYM, complex_ok=True), sample(REALEIG))),
-    np.linalg.eigvals:  CustomFn(_jvp_eigvals, (sample(NONSYM, complex_ok=True), sample(np.stack([REALEIG, NONSYM])))),
-    np.linalg.svd:      CustomFn(_jvp_svd, (sample(SQ), sample(TALL, full_matrices=False), sample(WIDE, full_matrices=False),
-                                            sample(STACK, compute_uv=False, complex_ok=True),
-                                            sample(SYM, hermitian=True), sample(SYM, hermitian=True, compute_uv=False))),
-    np.linalg.svdvals:  CustomFn(_jvp_svdvals, (sample(TALL, complex_ok=True), sample(arr(2, 3, 4, seed=44), complex_ok=True))),
-    np.linalg.pinv:     CustomFn(_jvp_pinv, (sample(TALL, complex_ok=True), sample(WIDE, complex_ok=True), sample(STACK),
-                                             sample(SYM, hermitian=True))),
-    np.linalg.lstsq:    CustomFn(_jvp_lstsq, (sample(TALL, VEC, duals=(0, 1), complex_ok=True),
-                                              sample(TALL, arr(4, 2, seed=45), duals=(0, 1), complex_ok=True),
-                                              sample(WIDE, W3, duals=(0, 1), complex_ok=True),
-                                              sample(TALL, VEC, duals=(1,)))),
-    np.linalg.norm:     CustomFn(_jvp_norm, (
+    # --- closed forms (svd and the norms choose theirs per call; cond is composed)
+    np.linalg.inv:      Custom(_jvp_inv, (_sq(), sample(STACK, complex_ok=True)), args=("a",)),
+    np.linalg.solve:    Custom(_jvp_solve, (sample(SQ, W3, duals=(0, 1), complex_ok=True),
+                                            sample(STACK, arr(2, 3, 2, seed=40), duals=(0, 1), complex_ok=True),
+                                            sample(STACK, W3, duals=(0, 1)), sample(SQ, arr(3, 2, seed=41), duals=(1,)),
+                                            sample(STACK, arr(3, 1, seed=42), duals=(0,))), args=("a", "b")),
+    np.linalg.det:      Custom(_jvp_det, (_sq(), sample(STACK, complex_ok=True)), args=("a",)),
+    np.linalg.slogdet:  Custom(_jvp_slogdet, (_sq(), sample(STACK, complex_ok=True), sample(-SQ)), args=("a",)),
+    np.linalg.cholesky: Custom(_jvp_cholesky, (sample(SPD, complex_ok=True), sample(SPD_STACK, upper=True, complex_ok=True)), args=("a",)),
+    np.linalg.qr:       Custom(_jvp_qr, (sample(TALL, complex_ok=True), sample(WIDE, complex_ok=True),
+                                         sample(SQ, mode="complete"), sample(WIDE, mode="complete"),
+                                         sample(arr(2, 4, 3, seed=43), mode="r")), args=("a",)),
+    np.linalg.eigh:     Custom(_jvp_eigh, (sample(SPD), sample(SPD_STACK, UPLO="U")), args=("a",)),
+    np.linalg.eigvalsh: Custom(_jvp_eigvalsh, (sample(SPD, complex_ok=True), sample(SPD_STACK, UPLO="U", complex_ok=True)), args=("a",)),
+    np.linalg.eig:      Custom(_jvp_eig, (sample(NONSYM, complex_ok=True), sample(REALEIG)), args=("a",)),
+    np.linalg.eigvals:  Custom(_jvp_eigvals, (sample(NONSYM, complex_ok=True), sample(np.stack([REALEIG, NONSYM]))), args=("a",)),
+    np.linalg.svd:      Switch(_choose_svd, (sample(SQ), sample(TALL, full_matrices=False), sample(WIDE, full_matrices=False),
+                                             sample(STACK, compute_uv=False, complex_ok=True),
+                                             sample(SYM, hermitian=True), sample(SYM, hermitian=True, compute_uv=False))),
+    np.linalg.svdvals:  Custom(_jvp_svdvals, (sample(TALL, complex_ok=True), sample(arr(2, 3, 4, seed=44), complex_ok=True)), args=("x",)),
+    np.linalg.pinv:     Custom(_jvp_pinv, (sample(TALL, complex_ok=True), sample(WIDE, complex_ok=True), sample(STACK),
+                                           sample(SYM, hermitian=True)), args=("a",)),
+    np.linalg.lstsq:    Custom(_jvp_lstsq, (sample(TALL, VEC, duals=(0, 1), complex_ok=True),
+                                            sample(TALL, arr(4, 2, seed=45), duals=(0, 1), complex_ok=True),
+                                            sample(WIDE, W3, duals=(0, 1), complex_ok=True),
+                                            sample(TALL, VEC, duals=(1,))), args=("a", "b")),
+    np.linalg.norm:     Switch(_norm_choice(_norm_spec), (
         sample(T4, complex_ok=True), sample(VEC, complex_ok=True), sample(VEC, 2), sample(VEC, 1), sample(VEC, np.inf),
         sample(VEC, -np.inf), sample(VEC, 0), sample(VEC, 3, complex_ok=True), sample(VEC, 0.5), sample(VEC, -1.5),
         sample(T4, axis=1, keepdims=True), sample(T4, 3, axis=(2,), complex_ok=True),
         sample(SQ, "fro", complex_ok=True), sample(SQ, "nuc", complex_ok=True), sample(SQ, 1), sample(SQ, -1),
         sample(SQ, np.inf), sample(SQ, -np.inf), sample(SQ, 2, complex_ok=True), sample(SQ, -2),
         sample(T4, "nuc", axis=(2, 0), keepdims=True), sample(T4, 1, axis=(-1, 1)))),
-    np.linalg.vector_norm: CustomFn(_jvp_vector_norm, (
+    np.linalg.vector_norm: Switch(_norm_choice(_vector_norm_spec), (
         sample(T4, complex_ok=True), sample(T4, axis=(0, 2), keepdims=True), sample(T4, axis=1, ord=np.inf),
         sample(T4, ord=1), sample(VEC, ord=-np.inf), sample(VEC, ord=0), sample(T4, axis=(1, 2), ord=3.5, complex_ok=True))),
-    np.linalg.matrix_norm: CustomFn(_jvp_matrix_norm, (
+    np.linalg.matrix_norm: Switch(_norm_choice(_matrix_norm_spec), (
         sample(T4, complex_ok=True), sample(T4, keepdims=True, ord="nuc"), sample(STACK, ord=2), sample(STACK, ord=-np.inf),
         sample(SQ, ord=-2, complex_ok=True))),
-    np.linalg.cond:     CustomFn(_jvp_cond, (_sq(), sample(STACK, -2), sample(SQ, "fro", complex_ok=True), sample(SQ, np.inf),
-                                             sample(SQ, "nuc"))),
+    np.linalg.cond:     Composite(_cond, (_sq(), sample(STACK, -2), sample(SQ, "fro", complex_ok=True), sample(SQ, np.inf),
+                                          sample(SQ, "nuc")), args=("x",)),
     # --- results without a derivative
     np.linalg.matrix_rank: NonDiff("an integer rank", (sample(SQ), sample(STACK, hermitian=True))),
 }
