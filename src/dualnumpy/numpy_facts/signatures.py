@@ -105,13 +105,18 @@ def call(func: Any, args: Args) -> Any:
     plan = _plan(func)
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
+    given = 0  # positions up to the last one given: np.where(c) is not np.where(c, None, None)
     for name, how, default in plan.steps:
         if how == "star":
             positional.extend(args.get(name, ()))
+            given = len(positional)
         elif how == "pos":
             positional.append(args.get(name, default))
+            if name in args:
+                given = len(positional)
         elif name in args:
             keywords[name] = args[name]
+    del positional[given:]
     keywords.update({k: v for k, v in args.items() if k not in plan.names})
     return func(*positional, **keywords)
 

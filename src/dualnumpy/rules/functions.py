@@ -157,21 +157,12 @@ def _jvp_where(ans: Any, primals: Args, tangents: Args, params: Params) -> Any:
 
 
 _WHERE_SELECTS = Custom(_jvp_where, (), args=("condition", "x", "y"))
-# np.where(condition) alone gives indices, which is NonDiff("indices"). But the interpreter
-# calls NumPy through numpy_facts.signatures.call, which passes np.where's positional-only
-# x=None, y=None when they are absent: np.where(c, None, None) is an object array, not the
-# indices. Until call() omits trailing positional-only arguments that were not given, the
-# call is refused with the equivalent that works.
-_WHERE_INDICES = Unsupported("np.where(condition) alone gives the indices of the nonzero entries; "
-                             "use np.nonzero(d), the same indices (np.where(condition, x, y) "
-                             "is supported)")
+_WHERE_INDICES = NonDiff("the indices of the nonzero entries")
 
 
 def _choose_where(values: Args) -> Rule:
     if "x" not in values:
         return _WHERE_INDICES
-    if "y" not in values:  # NumPy's own refusal (call() would pass y=None, see above)
-        raise ValueError("either both or neither of x and y should be given")
     return _WHERE_SELECTS
 
 
