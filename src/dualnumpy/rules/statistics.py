@@ -1,4 +1,14 @@
-"""The calculus of reductions, statistics, selection and set operations: one line per function (see rules/_fnkinds.py for the kinds).
+"""The calculus of reductions, statistics, selection and set operations: one line per function.
+
+The kinds are those of rules/kinds.py. Order statistics, unique and intersect1d
+are ``Custom`` rules (a tangent from NumPy's answer, the values and the tangents);
+the nan-functions and most selections are ``Composite`` ones; a histogram is a
+``Switch`` between its weighted counts (``Custom``) and their density
+(``Composite``). NumPy's value of median and friends (overwrite_input=) and of
+nan_to_num (copy=False) could overwrite a Dual's value in place: a ``Switch``
+(``_never_in_place``) turns the option off before the value is computed.
+np.piecewise and np.apply_along_axis run the user's functions on Duals and keep
+that run's value: they stay on the transition entry point (``_user_code_rule``).
 
 Conventions of this table (the README's semantics section and
 tests/test_statistics_edges.py state and check them):
@@ -38,33 +48,33 @@ own partition; many of them sort once. Both give the same tie-averaged answer.
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from dualnumpy.core import dual as _dual
-from dualnumpy.core import indexing as _indexing  # TRANSITION
-from dualnumpy.core import interpreter as _dispatch
-from dualnumpy.core.tangent import dtype_of, shape_of, shift_axis
+from dualnumpy.core.tangent import dtype_of, ndim_of, shape_of, shift_axis
 from dualnumpy.core.types import ArrayLike
-from dualnumpy.numpy_facts.sampling import arr, sample
+from dualnumpy.numpy_facts.sampling import Samples, arr, sample
 from dualnumpy.numpy_facts.signatures import Args, call, public_name
-from dualnumpy.rules.function_kinds import (  # TRANSITION
-    CustomFn,
-    _duals_in,
-    _refuse_duals_outside,
-    _replace_value,
-    _value_of,
-    _walk,
-    values_at,
+from dualnumpy.rules.function_kinds import CustomFn  # TRANSITION: piecewise, apply_along_axis
+from dualnumpy.rules.kinds import (
+    Composite,
+    Custom,
+    Linear,
+    NonDiff,
+    Params,
+    PiecewiseConstant,
+    Rule,
+    Switch,
+    is_number,
+    primal,
+    result_dtype,
 )
-from dualnumpy.rules.function_kinds import primal as _plain
-from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule, result_dtype
-from dualnumpy.rules.kinds import is_number as _is_number
 
 _NoValue: Any = np._NoValue
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
@@ -73,8 +83,20 @@ _np: Any = np
 # ---------------------------------------------------------------- small helpers
 
 
-def _top(x: Any, tag: int) -> bool:
-    return _is_number(x) and x.tag == tag
+def _walk(x: Any) -> list[Any]:
+    """The items of nested lists and tuples (anything else is one item)."""
+    if isinstance(x, (list, tuple)):
+        return [y for item in x for y in _walk(item)]
+    return [x]
+
+
+def _plain_tree(x: Any) -> Any:
+    """``x`` with every number inside lists and tuples replaced by its plain value."""
+    if isinstance(x, list):
+        return [_plain_tree(y) for y in x]
+    if isinstance(x, tuple):
+        return tuple(_plain_tree(y) for y in x)
+    return primal(x)
 
 
 def _given(**kwargs: Any) -> dict[str, Any]:
@@ -84,27 +106,47 @@ def _given(**kwargs: Any) -> dict[str, Any]:
 
 def _as_dtype(piece: Any, dtype: Any) -> Any:
     """Cast like NumPy's ``y[...] = piece`` into an array of ``dtype``."""
-    if _is_number(piece):
+    if is_number(piece):
         return piece if piece.dtype == dtype else _np.astype(piece, dtype)
     return np.asarray(piece).astype(dtype)
 
 
 def _tangent_as(t: Any, ans: Any) -> Any:
-    """A nested (Dual) tangent in the result's dtype; plain ones are cast by wrap()."""
+    """A nested (perturbed) tangent in the result's dtype; plain ones are cast by the interpreter."""
     dtype = result_dtype(ans)
-    if _is_number(t) and t.dtype != dtype:
+    if is_number(t) and t.dtype != dtype:
         return _np.astype(t, dtype)
     return t
 
 
 def _nan_where_nan(r: Any) -> Any:
-    """A NaN answer gets a NaN tangent: no derivative exists there."""
-    if not _is_number(r):
+    """A NaN answer gets a NaN tangent: no derivative exists there (inside a composition)."""
+    if not is_number(r):
         return r
-    mask = np.isnan(_plain(r.value))
+    mask = np.isnan(primal(r))
     if not np.any(mask):
         return r
-    return _dual.make(r.value, np.where(mask, np.nan, r.tangent), r.tag)
+    # A constant NaN tangent where the answer is NaN, the tangent elsewhere: np.floor's tangent
+    # is a plain zero, so floor(r) * nan carries a plain NaN (its own derivatives are 0, and the
+    # real part leaves a complex tangent's imaginary part 0), as np.where(mask, nan, t) would.
+    poison = np.floor(np.real(r) if dtype_of(r).kind == "c" else r) * np.nan
+    return np.where(mask, poison, r)
+
+
+def _never_in_place(option: str, safe: Any, rule: Custom | Composite) -> Switch:
+    """``rule``, with NumPy's value computed with ``option=safe`` (``overwrite_input=False``,
+    ``copy=True``): the option would let NumPy write into a Dual's value.
+
+    The interpreter computes NumPy's value from the same mapping ``choose`` receives, so the
+    choice sets the option there (a workaround: the contract has no kind field for it).
+    """
+
+    def choose(values: Args) -> Rule:
+        if option in values and bool(values[option]) != bool(safe):
+            values[option] = safe
+        return rule
+
+    return Switch(choose, rule.domain)
 
 
 def _to_last(x: Any, axis: Any, ndim: int, lead: int = 0) -> Any:
@@ -221,7 +263,7 @@ _POSITIONS = {(False, False): np.quantile, (True, False): np.percentile,
               (False, True): np.nanquantile, (True, True): np.nanpercentile}
 
 
-def _quantile_apply(*, percent: bool = False, nan: bool = False, median: bool = False) -> Callable[..., Any]:
+def _quantile_jvp(*, percent: bool = False, nan: bool = False, median: bool = False) -> Callable[..., Any]:
     """median, percentile, quantile and their nan-versions.
 
     NumPy's own function applied to the positions 0..n-1 of the sorted data
@@ -230,38 +272,31 @@ def _quantile_apply(*, percent: bool = False, nan: bool = False, median: bool = 
     with weight g; a Dual q adds the slope of the interpolation.
     """
 
-    def apply(func: Any, args: Args, tag: int) -> Any:
-        name = public_name(func)
-        _refuse_duals_outside(name, args, ("a", "q", "weights"), tag)
-        vals = values_at(args, tag)
-        if vals.get("overwrite_input"):  # a Dual's value is never scrambled in place
-            vals["overwrite_input"] = False
-        ans = call(func, vals)
-        q_arg = 0.5 if median else args["q"]
-        values, tangents, batched = _dispatch.split([args["a"], q_arg], tag)
-        av, qv = values
-        ta, tq = tangents
+    def jvp(ans: Any, primals: Mapping[str, Any], tangents: Mapping[str, Any], params: Params) -> Any:
+        av, ta = primals["a"], tangents["a"]
+        qv, tq = (0.5, None) if median else (primals["q"], tangents["q"])
         if ta is None and tq is None:  # only Dual weights: piecewise constant in them
-            return ans
+            return None
         k = shape_of(ta if ta is not None else tq)[0]
-        method = vals.get("method", "linear")
+        method = params.get("method", "linear")
+        axis = params.get("axis")
         ndim = len(shape_of(av))
-        x = _to_last(av, vals.get("axis"), ndim)
+        x = _to_last(av, axis, ndim)
         kept, n = shape_of(x)[:-1], shape_of(x)[-1]
-        nq = math.prod(shape_of(qv) if _is_number(qv) else np.shape(qv))
+        nq = math.prod(shape_of(qv) if is_number(qv) else np.shape(qv))
         out_shape = shape_of(ans)
         if n == 0 or nq == 0 or math.prod(kept) == 0:
-            return _dispatch.wrap(ans, np.full((k, *out_shape), np.nan), tag, batched)
+            return np.full((k, *out_shape), np.nan)
 
         def core(y: Any) -> Any:  # an answer-shaped array as (*kept, nq)
             return np.moveaxis(np.reshape(y, (nq, *kept)), 0, -1)
 
-        xp = _plain(x)
-        weights = vals.get("weights")
+        xp = primal(x)
+        weights = primals.get("weights")
         g: Any = None
         count: Any = n
         if weights is not None:  # inverted_cdf: every answer is a data value
-            stats = _at_data_values(xp, core(_plain(ans)))
+            stats = _at_data_values(xp, core(primal(ans)))
         else:
             positions_of = _POSITIONS[(percent, nan)]
             if nan:  # NaNs sort last: the valid entries are the first `count` order statistics
@@ -272,22 +307,22 @@ def _quantile_apply(*, percent: bool = False, nan: bool = False, median: bool = 
                     idx = core(positions_of(pos, qv, axis=-1, method=method))
             else:
                 idx = np.reshape(positions_of(np.arange(n, dtype=np.float64), qv, method=method), (nq,))
-            bad = np.isnan(_plain(idx))
-            ip = np.where(bad, 0.0, _plain(idx))
+            bad = np.isnan(primal(idx))
+            ip = np.where(bad, 0.0, primal(idx))
             top = np.maximum(np.asarray(count) - 1, 0)
             j = np.broadcast_to(np.clip(np.floor(ip).astype(np.intp), 0, top), (*kept, nq))
             j1 = np.minimum(j + 1, top)
             g = np.broadcast_to(np.where(bad, 0.0, idx) - j, (*kept, nq))
-            if not _is_number(g):
+            if not is_number(g):
                 g = g.astype(result_dtype(ans))
             stats = _order_statistics(xp, [j, j1])
         t_out: Any = None
         if ta is not None:
-            picked = stats(_to_last(ta, vals.get("axis"), ndim, lead=1))
+            picked = stats(_to_last(ta, axis, ndim, lead=1))
             t_out = picked[0] if g is None else (1.0 - g) * picked[0] + g * picked[1]
         if tq is not None and g is not None and method in _CONTINUOUS:
             alpha, beta = _CONTINUOUS[method]
-            qq = np.reshape(np.asarray(_plain(qv), dtype=np.float64), (nq,)) / (100.0 if percent else 1.0)
+            qq = np.reshape(np.asarray(primal(qv), dtype=np.float64), (nq,)) / (100.0 if percent else 1.0)
             nn = np.asarray(count, dtype=np.float64)
             virtual = (nn - 1) * qq if method == "linear" else nn * qq + alpha + qq * (1 - alpha - beta) - 1
             slope = np.where((virtual >= 0) & (virtual < nn - 1), nn + 1 - alpha - beta, 0.0)
@@ -298,40 +333,43 @@ def _quantile_apply(*, percent: bool = False, nan: bool = False, median: bool = 
             t_out = t_q if t_out is None else t_out + t_q
         if t_out is None:
             t_out = np.zeros((k, *kept, nq), dtype=result_dtype(ans))
-        nan_out = np.isnan(core(_plain(ans)))
+        nan_out = np.isnan(core(primal(ans)))
         if np.any(nan_out):
             t_out = np.where(nan_out, np.nan, t_out)
-        t_out = np.reshape(np.moveaxis(t_out, -1, 1), (k, *out_shape))
-        return _dispatch.wrap(ans, t_out, tag, batched)
+        return np.reshape(np.moveaxis(t_out, -1, 1), (k, *out_shape))
 
-    return apply
+    return jvp
 
 
-def _sorted_tangent(func: Any, args: Args, tag: int, arg: str, axis: Any) -> tuple[Any, Any, Any, Any]:
-    """NumPy's answer, the tie-averaging gather of sorted tangents, and the layout (axis moved last)."""
-    x = args[arg]
-    ans = call(func, values_at(args, tag))
-    t = _dispatch.batched_tangent(x)
-    k, ndim = shape_of(t)[0], len(x.shape)
+def _order_statistic_rule(samples: Samples, *, percent: bool = False, nan: bool = False,
+                          median: bool = False) -> Switch:
+    """The Custom rule of one order statistic; its value never scrambles a Dual's data in place."""
+    args = ("a",) if median else ("a", "q", "weights")
+    rule = Custom(_quantile_jvp(percent=percent, nan=nan, median=median), samples, args=args)
+    return _never_in_place("overwrite_input", False, rule)
+
+
+def _sorted_tangent(x: Any, t: Any, axis: Any) -> tuple[Any, Any, Any]:
+    """The tie-averaging gather of the sorted tangents of ``x``, and the layout (axis moved last)."""
+    k, ndim = shape_of(t)[0], ndim_of(x)
     if axis is None:
-        xv, tx, ax = np.reshape(x.value, (-1,)), np.reshape(t, (k, -1)), -1
+        xv, tx, ax = np.reshape(x, (-1,)), np.reshape(t, (k, -1)), -1
     else:
         ax = normalize_axis_index(axis, ndim)
-        xv, tx = np.moveaxis(x.value, ax, -1), np.moveaxis(t, ax + 1, -1)
-    xp = _plain(xv)
+        xv, tx = np.moveaxis(x, ax, -1), np.moveaxis(t, ax + 1, -1)
+    xp = primal(xv)
     order = np.argsort(xp, axis=-1)  # the order inside a run of ties does not matter: they are averaged
     ts = np.take_along_axis(tx, np.broadcast_to(order, (k, *shape_of(order))), axis=-1)
-    return ans, _tied_gather(ts, np.take_along_axis(xp, order, axis=-1)), ax, k
+    return _tied_gather(ts, np.take_along_axis(xp, order, axis=-1)), ax, k
 
 
-def _partition(func: Any, args: Args, tag: int) -> Any:
+def _partition(ans: Any, primals: Mapping[str, Any], tangents: Mapping[str, Any], params: Params) -> Any:
     """The value is NumPy's; each output entry gets the (tie-averaged) tangent of its order statistic."""
-    _refuse_duals_outside("np.partition", args, ("a",), tag)
-    axis = args.get("axis", -1)
-    ans, at, ax, k = _sorted_tangent(func, args, tag, "a", axis)
-    out = _plain(ans) if axis is None else np.moveaxis(_plain(ans), ax, -1)
+    axis = params.get("axis", -1)
+    at, ax, k = _sorted_tangent(primals["a"], tangents["a"], axis)
+    out = primal(ans) if axis is None else np.moveaxis(primal(ans), ax, -1)
     if shape_of(out)[-1] == 0:
-        return _dispatch.wrap(ans, np.zeros((k, *shape_of(ans)), result_dtype(ans)), tag, args["a"].batched)
+        return np.zeros((k, *shape_of(ans)), result_dtype(ans))
     # each output entry's position in sorted order (any position within its run of ties will do)
     rank = np.empty(shape_of(out), dtype=np.intp)
     np.put_along_axis(rank, np.argsort(out, axis=-1), np.broadcast_to(np.arange(shape_of(out)[-1]), shape_of(out)),
@@ -339,14 +377,14 @@ def _partition(func: Any, args: Args, tag: int) -> Any:
     t_out = at(rank)
     if axis is not None:
         t_out = np.moveaxis(t_out, -1, ax + 1)
-    return _dispatch.wrap(ans, t_out, tag, args["a"].batched)
+    return t_out
 
 
-def _sort_complex(func: Any, args: Args, tag: int) -> Any:
-    ans, at, _, k = _sorted_tangent(func, args, tag, "a", -1)
+def _sort_complex(ans: Any, primals: Mapping[str, Any], tangents: Mapping[str, Any], params: Params) -> Any:
+    at, _, k = _sorted_tangent(primals["a"], tangents["a"], -1)
     n = shape_of(ans)[-1] if shape_of(ans) else 0
     t_out = at(np.broadcast_to(np.arange(n), shape_of(ans))) if n else np.zeros((k, *shape_of(ans)))
-    return _dispatch.wrap(ans, _tangent_as(t_out, ans), tag, args["a"].batched)
+    return _tangent_as(t_out, ans)
 
 
 # ---------------------------------------------------------------- nan-functions (NaN entries contribute nothing)
@@ -480,33 +518,25 @@ def _select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
     return result
 
 
-def _choose(func: Any, args: Args, tag: int) -> Any:
-    """np.choose by the VALUE of the index array (a Dual index is used by value)."""
-    vals = values_at(args, tag)
-    ans = call(func, vals)
-    choices = args["choices"]
-    if not any(_top(c, tag) for c in _walk(choices)):
-        return ans
-    index = np.asarray(_plain(args["a"]))
+def _choose(a: Any, choices: Any, out: Any = None, mode: str = "raise") -> Any:
+    """np.choose by the VALUE of the index array (a Dual index is used by value): a chain of
+    np.where from the last choice back."""
+    index = np.asarray(primal(a))
     n = len(choices)
-    mode = vals.get("mode", "raise")
     index = index % n if mode == "wrap" else np.clip(index, 0, n - 1) if mode == "clip" else index
     result = choices[n - 1]
     for i in range(n - 2, -1, -1):
         result = np.where(index == i, choices[i], result)
-    if shape_of(result) != shape_of(ans):
-        result = np.broadcast_to(result, shape_of(ans))
-    return _replace_value(result, ans, tag)
+    shape = np.broadcast_shapes(np.shape(index), *(np.shape(_plain_tree(c)) for c in choices))  # NumPy's
+    if shape_of(result) != shape:
+        result = np.broadcast_to(result, shape)
+    return result
 
 
-def _piecewise(func: Any, args: Args, tag: int) -> Any:
+def _piecewise(x: Any, condlist: Any, funclist: Any, *args: Any, **kw: Any) -> Any:
     """NumPy's algorithm on Duals: each function sees the Dual sub-array x[cond]."""
-    x = args["x"]
-    condlist = args["condlist"]
-    funclist = list(args["funclist"])
-    extra = tuple(args.get("args", ()))
-    kw = {key: value for key, value in args.items() if key not in ("x", "condlist", "funclist", "args")}
-    if any(_is_number(c) for c in _walk(condlist)):
+    funclist = list(funclist)
+    if any(is_number(c) for c in _walk(condlist)):
         raise TypeError("np.piecewise: the conditions cannot be Duals; pass boolean arrays (e.g. x.value < 0)")
     scalar = len(shape_of(x)) == 0
     if np.isscalar(condlist) or (not isinstance(condlist[0], (list, np.ndarray)) and not scalar):
@@ -520,9 +550,10 @@ def _piecewise(func: Any, args: Args, tag: int) -> Any:
         raise ValueError(f"with {n} condition(s), either {n} or {n + 1} functions are expected")
     if scalar:  # work on shape (1,); a 0-d boolean index would add an axis
         x, conds = np.reshape(x, (1,)), np.reshape(conds, (n, 1))
-    like = next(d for d in _duals_in(args) if d.tag == tag)
     dtype = dtype_of(x)
-    y: Any = _indexing._zero_lift(np.zeros_like(_value_of(x, tag)), like)
+    # NumPy dispatches np.piecewise on x (or a condition, refused above): x is a Dual here,
+    # and x with every entry set to 0 is the zero start carrying x's directions.
+    y: Any = x.at[...].set(0)
     for cond, f in zip(conds, funclist, strict=True):
         if not callable(f):
             piece = f
@@ -530,7 +561,7 @@ def _piecewise(func: Any, args: Args, tag: int) -> Any:
             sub = x[cond]
             if sub.size == 0:
                 continue
-            piece = f(sub, *extra, **kw)
+            piece = f(sub, *args, **kw)
         y = y.at[cond].set(_as_dtype(piece, dtype))
     return np.reshape(y, ()) if scalar else y
 
@@ -558,7 +589,7 @@ def _bincount_tangent(t: ArrayLike, ndim: int, args: Args) -> ArrayLike:
 
 def _trim_zeros(filt: Any, trim: str = "fb", axis: Any = None) -> Any:
     """NumPy's bounding box of the nonzero values, as a basic slice of the Dual."""
-    value = np.asarray(_plain(filt))
+    value = np.asarray(primal(filt))
     ndim = value.ndim
     axes = tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
     if not axes:
@@ -594,38 +625,15 @@ def _nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None, n
     return fix(x)
 
 
-def _nan_to_num_apply(func: Any, args: Args, tag: int) -> Any:
-    """copy=False would overwrite the Dual's value in place: NumPy's value comes from a copy."""
-    _refuse_duals_outside("np.nan_to_num", args, ("x", "nan", "posinf", "neginf"), tag)
-    ans = call(func, {**values_at(args, tag), "copy": True})
-    return _replace_value(call(_nan_to_num, args), ans, tag)
-
-
-def _real_if_close(func: Any, args: Args, tag: int) -> Any:
-    _refuse_duals_outside("np.real_if_close", args, ("a",), tag)
-    a = args["a"]
-    ans = call(func, values_at(args, tag))
-    t = _dispatch.batched_tangent(a)
-    if dtype_of(a).kind == "c" and dtype_of(ans).kind != "c":
+def _real_if_close(ans: Any, primals: Mapping[str, Any], tangents: Mapping[str, Any], params: Params) -> Any:
+    """The tangent as it is, or its real part where NumPy dropped a negligible imaginary part."""
+    t = tangents["a"]
+    if dtype_of(primals["a"]).kind == "c" and dtype_of(ans).kind != "c":
         t = np.real(t)
-    return _dispatch.wrap(ans, t, tag, a.batched)
-
-
-def _zero_tangent(arg: str) -> Callable[[Any, Args, int], Any]:
-    """Piecewise constant (np.fix): the value is NumPy's, the tangent zero."""
-
-    def apply(func: Any, args: Args, tag: int) -> Any:
-        x = args[arg]
-        ans = call(func, values_at(args, tag))
-        k = shape_of(_dispatch.batched_tangent(x))[0]
-        return _dispatch.wrap(ans, np.zeros((k, *shape_of(ans)), result_dtype(ans)), tag, x.batched)
-
-    return apply
+    return t
 
 
 # ---------------------------------------------------------------- histograms
-
-
 
 
 def _edges_from_data(bins: Any, per_axis: bool) -> bool:
@@ -636,39 +644,72 @@ def _edges_from_data(bins: Any, per_axis: bool) -> bool:
     return per_axis and any(isinstance(b, (str, int, np.integer)) for b in bins)
 
 
-def _histogram(func: Any, args: Args, tag: int) -> Any:
-    """Counts and edges on the values; weighted counts linear in the weights (density composed)."""
+_HISTOGRAM_DATA: dict[Any, tuple[str, ...]] = {np.histogram: ("a",), np.histogram2d: ("x", "y"),
+                                               np.histogramdd: ("sample",)}
+
+
+def _refuse_perturbed_bins(func: Any, values: Mapping[str, Any], perturbed: Callable[[str], bool]) -> None:
+    """Bin edges take no derivative: a Dual bins/range/density is refused, and so is a density of
+    Dual data whose edges NumPy places from the data's min and max."""
     name = public_name(func)
     for key in ("bins", "range", "density"):
-        if any(_top(v, tag) for v in _walk(args.get(key))):
+        if perturbed(key):
             raise TypeError(f"{name}: {key} cannot be a Dual (bin edges take no derivative here); "
                             f"pass its value (d.value)")
-    vals = values_at(args, tag)
-    data_keys = ("a",) if func is np.histogram else ("x", "y") if func is np.histogram2d else ("sample",)
-    if (vals.get("density") and vals.get("range") is None and _edges_from_data(vals.get("bins"), func is not np.histogram)
-            and any(_top(v, tag) for key in data_keys for v in _walk(args.get(key)))):
+    if (values.get("density") and values.get("range") is None
+            and _edges_from_data(values.get("bins"), func is not np.histogram)
+            and any(perturbed(key) for key in _HISTOGRAM_DATA[func])):
         raise TypeError(f"{name}(density=True) of Dual data without range=: the bin widths follow the "
                         f"data's min and max, a derivative this rule does not take; pass range=(lo, hi), "
                         f"or the data's value")
-    ans = call(func, vals)
-    weights: Any = args.get("weights")
-    if not _top(weights, tag):
-        return ans  # Dual data: counts are piecewise constant; edges are taken on the values
-    t = _dispatch.batched_tangent(weights)
-    raw = {**vals, "density": None}
-    t_hist = np.stack([call(func, {**raw, "weights": t[i]})[0] for i in range(shape_of(t)[0])])
-    if not vals.get("density"):
-        hist = _dispatch.wrap(ans[0], t_hist, tag, weights.batched)
-        return (hist, *ans[1:])
-    counts: Any = _dispatch.wrap(call(func, raw)[0], t_hist, tag, weights.batched)
-    edges = [ans[1]] if func is np.histogram else list(ans[1]) if func is np.histogramdd else [ans[1], ans[2]]
-    total = np.sum(counts)
-    for i, e in enumerate(edges):
-        shape = [1] * len(edges)
-        shape[i] = len(e) - 1
-        counts = counts / np.reshape(np.diff(np.asarray(e, dtype=float)), shape)
-    density = counts / total
-    return (_dual.make(ans[0], _tangent_as(density.tangent, ans[0]), tag), *ans[1:])
+
+
+def _histogram_counts(func: Any, samples: Samples) -> Custom:
+    """Counts and edges on the values; weighted counts are linear in the weights."""
+
+    def jvp(ans: Any, primals: Mapping[str, Any], tangents: Mapping[str, Any], params: Params) -> Any:
+        # A Dual given directly has a tangent; one inside a list or tuple reaches a rule as it is.
+        def perturbed(key: str) -> bool:
+            return tangents.get(key) is not None or any(is_number(v) for v in _walk(primals.get(key)))
+
+        _refuse_perturbed_bins(func, {**primals, **params}, perturbed)
+        t = tangents.get("weights")
+        if t is None:
+            return None  # Dual data: counts are piecewise constant; edges are taken on the values
+        # the data only place entries in bins: their plain values do
+        raw = {**{key: _plain_tree(v) for key, v in primals.items()}, **params, "density": None}
+        t_hist = np.stack([call(func, {**raw, "weights": t[i]})[0] for i in range(shape_of(t)[0])])
+        return (t_hist, *(None,) * (len(ans) - 1))
+
+    return Custom(jvp, samples, args=(*_HISTOGRAM_DATA[func], "bins", "range", "density", "weights"))
+
+
+def _histogram_density(func: Any, samples: Samples) -> Composite:
+    """density=True: the weighted counts (the rule above) divided by the bin widths and the total."""
+
+    def compose(**given: Any) -> Any:
+        def perturbed(key: str) -> bool:
+            return any(is_number(v) for v in _walk(given.get(key)))
+
+        _refuse_perturbed_bins(func, given, perturbed)
+        if not is_number(given.get("weights")):
+            return None  # counts are piecewise constant in the data: NumPy's value stands
+        counts, *rest = call(func, {**given, "density": None})
+        edges = list(rest[0]) if func is np.histogramdd else rest
+        total = np.sum(counts)
+        for i, e in enumerate(edges):
+            shape = [1] * len(edges)
+            shape[i] = len(e) - 1
+            counts = counts / np.reshape(np.diff(np.asarray(e, dtype=float)), shape)
+        return (counts / total, *rest)
+
+    return Composite(compose, samples, args=(*_HISTOGRAM_DATA[func], "bins", "range", "density", "weights"))
+
+
+def _histogram_rule(func: Any, samples: Samples) -> Switch:
+    """Weighted counts (Custom), or their density (Composite) when density= is true."""
+    counts, density = _histogram_counts(func, samples), _histogram_density(func, samples)
+    return Switch(lambda values: density if values.get("density") else counts, samples)
 
 
 # ---------------------------------------------------------------- unique and set operations
@@ -701,32 +742,40 @@ def _first_occurrence(xp: Any, uniq: Any, axis: Any, equal_nan: bool) -> Any:
     return first[np.minimum(pos, first.size - 1)]
 
 
-def _unique_apply(arg: str, equal_nan: bool | None) -> Callable[[Any, Args, int], Any]:
-    """unique, unique_all/counts/inverse/values: values carry the tangent of the FIRST occurrence."""
+def _unique_rule(arg: str, equal_nan: bool | None, samples: Samples) -> Custom:
+    """unique, unique_all/counts/inverse/values: values carry the tangent of the FIRST occurrence;
+    the other outputs (indices, inverse, counts) are plain."""
 
-    def apply(func: Any, args: Args, tag: int) -> Any:
-        x = args[arg]
-        vals = values_at(args, tag)
-        # the Array API unique_* take x positionally only (their signature does not say so)
-        ans = call(func, vals) if arg == "ar" else func(vals[arg])
+    def jvp(ans: Any, primals: Mapping[str, Any], tangents: Mapping[str, Any], params: Params) -> Any:
+        x, t = primals[arg], tangents[arg]
         uniq = ans[0] if isinstance(ans, tuple) else ans
-        axis = args.get("axis")
-        eq = args.get("equal_nan", True) if equal_nan is None else equal_nan
-        first = _first_occurrence(_plain(x.value), _plain(uniq), axis, eq)
-        t = _dispatch.batched_tangent(x)
+        axis = params.get("axis")
+        eq = params.get("equal_nan", True) if equal_nan is None else equal_nan
+        first = _first_occurrence(primal(x), primal(uniq), axis, eq)
         k = shape_of(t)[0]
         if axis is None:
             t_out = np.take(np.reshape(t, (k, -1)), first, axis=1)
         else:
-            t_out = np.take(t, first, axis=shift_axis(normalize_axis_index(axis, len(x.shape)), len(x.shape)))
-        values = _dispatch.wrap(uniq, t_out, tag, x.batched)
+            t_out = np.take(t, first, axis=shift_axis(normalize_axis_index(axis, ndim_of(x)), ndim_of(x)))
         if not isinstance(ans, tuple):
-            return values
-        if hasattr(ans, "_replace"):
-            return ans._replace(values=values)
-        return (values, *ans[1:])
+            return t_out
+        return (t_out, *(None,) * (len(ans) - 1))  # the values come first, also in the named tuples
 
-    return apply
+    return Custom(jvp, samples, args=(arg,))
+
+
+def _x_positional_only(*funcs: Any) -> None:
+    """The Array API unique_* take x positionally only (NumPy's dispatcher says ``(x, /)``), but
+    their signature reads ``(x)``: the interpreter would call them with ``x=``, which NumPy
+    refuses. Their signature is stated as NumPy's dispatcher has it.
+
+    TRANSITION: this is a fact about NumPy for ``numpy_facts/signatures.py``, not a rule.
+    """
+    for func in funcs:
+        func.__signature__ = inspect.Signature([inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)])
+
+
+_x_positional_only(np.unique_all, np.unique_counts, np.unique_inverse, np.unique_values)
 
 
 def _union1d(ar1: Any, ar2: Any) -> Any:
@@ -736,8 +785,8 @@ def _union1d(ar1: Any, ar2: Any) -> Any:
 def _setdiff1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
     """Values from ar1 (first occurrence); ar2 only decides membership (used by value)."""
     kept = np.ravel(ar1) if assume_unique else np.unique(ar1)
-    other = _plain(ar2) if assume_unique else np.unique(_plain(ar2))
-    return kept[np.isin(_plain(kept), other, assume_unique=True, invert=True)]
+    other = primal(ar2) if assume_unique else np.unique(primal(ar2))
+    return kept[np.isin(primal(kept), other, assume_unique=True, invert=True)]
 
 
 def _setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
@@ -747,53 +796,62 @@ def _setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
     aux = np.concatenate((ar1, ar2), axis=None)
     if aux.size == 0:
         return aux
-    aux = aux[np.argsort(_plain(aux), kind="stable")]
-    values = _plain(aux)
+    aux = aux[np.argsort(primal(aux), kind="stable")]
+    values = primal(aux)
     flag = np.concatenate(([True], values[1:] != values[:-1], [True]))
     return aux[flag[1:] & flag[:-1]]
 
 
-def _intersect1d(func: Any, args: Args, tag: int) -> Any:
+def _intersect1d(ans: Any, primals: Mapping[str, Any], tangents: Mapping[str, Any], params: Params) -> Any:
     """The common values are taken from ar1: the tangent of their first occurrence in ar1."""
-    if _top(args["ar2"], tag):
+    if tangents["ar2"] is not None:
         raise TypeError("np.intersect1d takes the common values from ar1, so a Dual ar2 would lose its "
                         "tangent; pass ar2.value, or swap the arguments so that the Dual comes first")
-    vals = values_at(args, tag)
-    ans = call(func, vals)
-    ar1 = args["ar1"]
     common = ans[0] if isinstance(ans, tuple) else ans
-    flat = np.ravel(_plain(ar1.value))
+    flat = np.ravel(primal(primals["ar1"]))
     sorted_uniq, first = np.unique(flat, return_index=True)
-    values = _plain(common)
-    t = np.reshape(_dispatch.batched_tangent(ar1), (-1, flat.size))
+    values = primal(common)
+    t = np.reshape(tangents["ar1"], (-1, flat.size))
     if sorted_uniq.size == 0:
         t_out = np.zeros((shape_of(t)[0], *shape_of(common)), result_dtype(common))
     else:
         pos = np.minimum(np.searchsorted(sorted_uniq, values), sorted_uniq.size - 1)
         found = sorted_uniq[pos] == values  # False only where assume_unique was not true of ar2
         t_out = np.where(found, np.take(t, first[pos], axis=1), 0.0)
-    out = _dispatch.wrap(common, t_out, tag, ar1.batched)
-    return (out, *ans[1:]) if isinstance(ans, tuple) else out
+    return (t_out, *(None,) * (len(ans) - 1)) if isinstance(ans, tuple) else t_out
 
 
 # ---------------------------------------------------------------- apply_along_axis / apply_over_axes
 
 
-def _apply_along_axis(func: Any, args: Args, tag: int) -> Any:
+def _user_code_rule(algorithm: Callable[..., Any], samples: Samples) -> Any:
+    """TRANSITION: NumPy's algorithm run on the arguments as given, its result returned as it is.
+
+    np.piecewise and np.apply_along_axis call the user's functions. Every kind's value is
+    NumPy's, computed on plain values first: there a user function that closes over another
+    Dual returns a Dual that NumPy cannot store in its plain output array (and the user's
+    functions would run twice). No kind of rules/kinds.py takes its value from the
+    composition itself, so these two stay on the transition entry point.
+    """
+
+    def apply(func: Any, args: Args, tag: int) -> Any:
+        return call(algorithm, args)
+
+    return CustomFn(apply, samples)
+
+
+def _apply_along_axis(func1d: Any, axis: Any, arr: Any, *args: Any, **kwargs: Any) -> Any:
     """NumPy's loop over 1-D slices, on Duals: the user function sees Dual slices."""
-    func1d, axis, a = args["func1d"], args["axis"], args["arr"]
-    if _is_number(axis):
+    if is_number(axis):
         raise TypeError("np.apply_along_axis: axis cannot be a Dual; pass an int")
-    extra = tuple(args.get("args", ()))
-    kw = {key: value for key, value in args.items() if key not in ("func1d", "axis", "arr", "args")}
-    ndim = len(shape_of(a))
+    ndim = len(shape_of(arr))
     axis = normalize_axis_index(axis, ndim)
-    inarr = np.moveaxis(a, axis, -1)
+    inarr = np.moveaxis(arr, axis, -1)
     outer = shape_of(inarr)[:-1]
     if any(s == 0 for s in outer):
         raise ValueError("Cannot apply_along_axis when any iteration dimensions are 0")
-    results = [func1d(inarr[ind], *extra, **kw) for ind in np.ndindex(*outer)]
-    results = [r if _is_number(r) else np.asanyarray(r) for r in results]
+    results = [func1d(inarr[ind], *args, **kwargs) for ind in np.ndindex(*outer)]
+    results = [r if is_number(r) else np.asanyarray(r) for r in results]
     dtype = dtype_of(results[0])
     res_shape = shape_of(results[0])
     stacked = np.reshape(np.stack([_as_dtype(r, dtype) for r in results]), outer + res_shape)
@@ -802,14 +860,15 @@ def _apply_along_axis(func: Any, args: Args, tag: int) -> Any:
     return np.transpose(stacked, permute)
 
 
-def _apply_over_axes(func: Any, args: Args, tag: int) -> Any:
-    f, val, axes = args["func"], args["a"], args["axes"]
+def _apply_over_axes(func: Any, a: Any, axes: Any) -> Any:
+    """NumPy's loop over the axes, on Duals: the user function sees the Dual."""
+    val = a
     n = len(shape_of(val))
     if np.ndim(axes) == 0:
         axes = (axes,)
     for axis in axes:
         axis = n + axis if axis < 0 else axis
-        res = f(val, axis)
+        res = func(val, axis)
         if np.ndim(res) != np.ndim(val):
             res = np.expand_dims(res, axis)
             if np.ndim(res) != np.ndim(val):
@@ -859,29 +918,30 @@ def _pairs(v: Any) -> Any:
 
 STATISTICS_RULES: dict[Any, Rule] = {
     # --- order statistics: tied entries share the tangent evenly; a Dual q differentiates too
-    np.median:        CustomFn(_quantile_apply(median=True), (sample(A), sample(A, axis=0), sample(V),
-                                                              sample(A3, axis=(0, 2), keepdims=True))),
-    np.nanmedian:     CustomFn(_quantile_apply(nan=True, median=True), (sample(ANAN), sample(ANAN, axis=1),
-                                                                        sample(ANAN, axis=0, keepdims=True))),
-    np.percentile:    CustomFn(_quantile_apply(percent=True), (
+    np.median:        _order_statistic_rule((sample(A), sample(A, axis=0), sample(V),
+                                             sample(A3, axis=(0, 2), keepdims=True)), median=True),
+    np.nanmedian:     _order_statistic_rule((sample(ANAN), sample(ANAN, axis=1),
+                                             sample(ANAN, axis=0, keepdims=True)), nan=True, median=True),
+    np.percentile:    _order_statistic_rule((
         sample(A, 30.0), sample(A, [10.0, 50.0, 95.0], axis=1), sample(A, 40.0, axis=0, method="hazen"),
         sample(V, np.array([30.0, 70.0]), duals=(0, 1)), sample(A, 35.0, axis=1, method="lower", keepdims=True),
-        sample(V, 62.0, method="midpoint"), sample(V, 62.0, method="nearest"))),
-    np.quantile:      CustomFn(_quantile_apply(), (
+        sample(V, 62.0, method="midpoint"), sample(V, 62.0, method="nearest")), percent=True),
+    np.quantile:      _order_statistic_rule((
         sample(A, 0.3), sample(A3, [0.1, 0.6], axis=(1, 2)), sample(V, 0.37, duals=(0, 1)),
         sample(V, np.array([0.15, 0.8]), method="weibull", duals=(0, 1)),
         sample(A, 0.42, axis=1, method="median_unbiased", duals=(0, 1)),
         sample(V, 0.4, method="inverted_cdf", weights=W5), sample(V, 0.55, method="averaged_inverted_cdf"),
         sample(V, 0.61, method="closest_observation"), sample(V, 0.33, method="interpolated_inverted_cdf",
                                                              duals=(0, 1)))),
-    np.nanpercentile: CustomFn(_quantile_apply(percent=True, nan=True), (
-        sample(ANAN, 30.0), sample(ANAN, [20.0, 70.0], axis=0), sample(NANV, 44.0, duals=(0, 1)))),
-    np.nanquantile:   CustomFn(_quantile_apply(nan=True), (
+    np.nanpercentile: _order_statistic_rule((
+        sample(ANAN, 30.0), sample(ANAN, [20.0, 70.0], axis=0), sample(NANV, 44.0, duals=(0, 1))),
+        percent=True, nan=True),
+    np.nanquantile:   _order_statistic_rule((
         sample(ANAN, 0.3, axis=1), sample(NANV, np.array([0.2, 0.9]), duals=(0, 1)),
-        sample(ANAN, 0.7, axis=0, method="hazen", keepdims=True))),
-    np.partition:     CustomFn(_partition, (sample(V, 2), sample(A, 1, axis=0), sample(A, [0, 3], axis=1),
-                                            sample(A, 5, axis=None))),
-    np.sort_complex:  CustomFn(_sort_complex, (sample(V, complex_ok=True), sample(A, complex_ok=True))),
+        sample(ANAN, 0.7, axis=0, method="hazen", keepdims=True)), nan=True),
+    np.partition:     Custom(_partition, (sample(V, 2), sample(A, 1, axis=0), sample(A, [0, 3], axis=1),
+                                          sample(A, 5, axis=None)), args=("a",)),
+    np.sort_complex:  Custom(_sort_complex, (sample(V, complex_ok=True), sample(A, complex_ok=True)), args=("a",)),
     # --- reductions and statistics
     np.average:       Composite(_average, (sample(A), sample(A, 1, W4, duals=(0, 2)),
                                            sample(A, None, WA, True, duals=(0, 2)),
@@ -911,26 +971,26 @@ STATISTICS_RULES: dict[Any, Rule] = {
     # --- weighted counts: linear in the weights
     np.bincount:      Linear((sample(np.array([0, 1, 1, 3, 2]), V, duals=(1,)),
                                                               sample(np.array([2, 0, 2]), V[:3], 6, duals=(1,))), arg="weights", tangent=_bincount_tangent),
-    np.histogram:     CustomFn(_histogram, (sample(V, 4, (-2.0, 2.0), None, W5, duals=(4,), complex_ok=True),
-                                            sample(V, 3, None, True, W5, duals=(4,)),
-                                            sample(V, [-2.0, -0.5, 0.5, 2.0], duals=(0,)))),
-    np.histogram2d:   CustomFn(_histogram, (sample(H2[:, 0], H2[:, 1], 3, BOX, None, W6, duals=(5,)),
-                                            sample(H2[:, 0], H2[:, 1], [2, 3], BOX, True, W6, duals=(5,)))),
-    np.histogramdd:   CustomFn(_histogram, (sample(H2, 3, BOX, None, W6, duals=(4,)),
-                                            sample(H2, (2, 3), BOX, True, W6, duals=(4,)),
-                                            sample(H2, 2, BOX, duals=(0,)))),
+    np.histogram:     _histogram_rule(np.histogram, (sample(V, 4, (-2.0, 2.0), None, W5, duals=(4,), complex_ok=True),
+                                                     sample(V, 3, None, True, W5, duals=(4,)),
+                                                     sample(V, [-2.0, -0.5, 0.5, 2.0], duals=(0,)))),
+    np.histogram2d:   _histogram_rule(np.histogram2d, (sample(H2[:, 0], H2[:, 1], 3, BOX, None, W6, duals=(5,)),
+                                                       sample(H2[:, 0], H2[:, 1], [2, 3], BOX, True, W6, duals=(5,)))),
+    np.histogramdd:   _histogram_rule(np.histogramdd, (sample(H2, 3, BOX, None, W6, duals=(4,)),
+                                                       sample(H2, (2, 3), BOX, True, W6, duals=(4,)),
+                                                       sample(H2, 2, BOX, duals=(0,)))),
     # --- selection: tangents follow the selected entries
     np.select:        Composite(_select, (sample([A > 0, A < -1], [A, B], duals=((1, 0), (1, 1))),
                                           sample([A > 0.5], [A], C, duals=((1, 0), 2)),
                                           sample([V > 0, V < -1], [V, 2.0], 0.5, duals=((1, 0),))), args=("choicelist", "default")),
-    np.choose:        CustomFn(_choose, (sample(IDX, [A, B, C], duals=((1, 0), (1, 2))),
+    np.choose:        Composite(_choose, (sample(IDX, [A, B, C], duals=((1, 0), (1, 2))),
                                          sample(IDX + 1, [A, B, C], mode="wrap", duals=((1, 1),)),
                                          sample(IDX * 2 - 1, [A, B, C], mode="clip", duals=((1, 0), (1, 2))),
                                          sample(np.array([1, 0, 1]), [arr(3, 1), B[:, :1] * 0 + 2.0],
-                                                duals=((1, 0),)))),
-    np.piecewise:     CustomFn(_piecewise, (sample(V, [V < 0, V >= 0], [_square, np.sin]),
-                                            sample(A, [A < -1, A > 1], [0.5, _square, np.cos]),
-                                            sample(V, V > 0.2, [_scaled_sin, _shifted_square], 3.0, shift=1.0))),
+                                                duals=((1, 0),))), args=("a", "choices")),
+    np.piecewise:     _user_code_rule(_piecewise, (sample(V, [V < 0, V >= 0], [_square, np.sin]),
+                                                   sample(A, [A < -1, A > 1], [0.5, _square, np.cos]),
+                                                   sample(V, V > 0.2, [_scaled_sin, _shifted_square], 3.0, shift=1.0))),
     np.compress:      Linear((sample(np.array([True, False, True]), A, axis=0, duals=(1,)),
                                                         sample([1, 0, 1, 1, 0], V, duals=(1,)),
                                                         sample(A[0] > 0, A, axis=-1, duals=(1,)),
@@ -938,31 +998,32 @@ STATISTICS_RULES: dict[Any, Rule] = {
     np.extract:       Linear((sample(A > 0, A, duals=(1,)),
                                                          sample(np.array([1, 0, 3]), V, duals=(1,))), arg="arr", tangent=_extract_tangent),
     np.trim_zeros:    Composite(_trim_zeros, (sample(V), sample(A, "f", axis=1)), args=("filt",)),
-    np.nan_to_num:    CustomFn(_nan_to_num_apply, (sample(INF, complex_ok=True), sample(INF, nan=1.5, posinf=9.0, neginf=-9.0),
-                                                   sample(INF, False, 2.0, 3.0, -3.0, duals=(0, 2, 3, 4)))),
-    np.real_if_close: CustomFn(_real_if_close, (sample(A, complex_ok=True),)),
-    np.fix:           CustomFn(_zero_tangent("x"), (sample(A * 3.0 + 0.05),)),
+    np.nan_to_num:    _never_in_place("copy", True, Composite(_nan_to_num, (
+        sample(INF, complex_ok=True), sample(INF, nan=1.5, posinf=9.0, neginf=-9.0),
+        sample(INF, False, 2.0, 3.0, -3.0, duals=(0, 2, 3, 4))), args=("x", "nan", "posinf", "neginf"))),
+    np.real_if_close: Custom(_real_if_close, (sample(A, complex_ok=True),), args=("a",)),
+    np.fix:           PiecewiseConstant((sample(A * 3.0 + 0.05),), args=("x",)),
     # --- unique and set operations: the tangent of the first occurrence
-    np.unique:        CustomFn(_unique_apply("ar", None), (
+    np.unique:        _unique_rule("ar", None, (
         sample(V), sample(V, True, True, True), sample(A, axis=0, return_index=True),
         sample(A, return_inverse=True, sorted=False), sample(A, axis=1, return_counts=True))),
-    np.unique_all:    CustomFn(_unique_apply("x", False), (sample(V),)),
-    np.unique_counts: CustomFn(_unique_apply("x", False), (sample(A),)),
-    np.unique_inverse: CustomFn(_unique_apply("x", False), (sample(A),)),
-    np.unique_values: CustomFn(_unique_apply("x", False), (sample(V),)),
+    np.unique_all:    _unique_rule("x", False, (sample(V),)),
+    np.unique_counts: _unique_rule("x", False, (sample(A),)),
+    np.unique_inverse: _unique_rule("x", False, (sample(A),)),
+    np.unique_values: _unique_rule("x", False, (sample(V),)),
     np.union1d:       Composite(_union1d, (sample(V, arr(3, seed=10), duals=(0, 1)), sample(A, V, duals=(1,))), args=("ar1", "ar2")),
-    np.intersect1d:   CustomFn(_intersect1d, (sample(V, arr(3, seed=10)),
-                                              sample(V, arr(3, seed=10), return_indices=True))),
+    np.intersect1d:   Custom(_intersect1d, (sample(V, arr(3, seed=10)),
+                                            sample(V, arr(3, seed=10), return_indices=True)), args=("ar1", "ar2")),
     np.setdiff1d:     Composite(_setdiff1d, (sample(V, np.array([5.0, 7.0])), sample(A, V, True, duals=(0, 1))), args=("ar1", "ar2")),
     np.setxor1d:      Composite(_setxor1d, (sample(V, arr(3, seed=10), duals=(0, 1)),
                                             sample(A, V, True, duals=(1,))), args=("ar1", "ar2")),
     # --- apply a user function to Dual slices
-    np.apply_along_axis: CustomFn(_apply_along_axis, (sample(_square, 1, A, duals=(2,)),
-                                                      sample(np.sum, -1, A3, duals=(2,)),
-                                                      sample(_pairs, 0, A3, duals=(2,)),
-                                                      sample(_scaled_sin, 0, A, 2.0, shift=0.5, duals=(2,)))),
-    np.apply_over_axes:  CustomFn(_apply_over_axes, (sample(np.sum, A3, [0, 2], duals=(1,)),
-                                                     sample(np.mean, A, -1, duals=(1,)))),
+    np.apply_along_axis: _user_code_rule(_apply_along_axis, (sample(_square, 1, A, duals=(2,)),
+                                                             sample(np.sum, -1, A3, duals=(2,)),
+                                                             sample(_pairs, 0, A3, duals=(2,)),
+                                                             sample(_scaled_sin, 0, A, 2.0, shift=0.5, duals=(2,)))),
+    np.apply_over_axes:  Composite(_apply_over_axes, (sample(np.sum, A3, [0, 2], duals=(1,)),
+                                                      sample(np.mean, A, -1, duals=(1,))), args=("a",)),
     # --- results without a derivative: indices, counts, predicates, bin edges
     np.nanargmax:     NonDiff("index", (sample(ANAN, axis=1),)),
     np.nanargmin:     NonDiff("index", (sample(ANAN),)),
