@@ -20,7 +20,7 @@ from dualnumpy.core.refusals import refuse_out, refuse_where, unsupported
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.core.ufunc_methods import METHODS as _UFUNC_METHODS
-from dualnumpy.numpy_facts.signatures import Args, bind, call, public_name, ufunc_name
+from dualnumpy.numpy_facts.signatures import IN_PLACE_OPTIONS, Args, bind, call, public_name, ufunc_name
 from dualnumpy.rules import registry
 from dualnumpy.rules.kinds import (
     IN_PLACE_MIN_SIZE,
@@ -367,6 +367,9 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
         return call(func, bound)
     tag = duals[0].tag if len(duals) == 1 else max(d.tag for d in duals)
     values = values_at(bound, tag)
+    for option, safe in IN_PLACE_OPTIONS.items():  # a Dual's value must not change in place
+        if option in values and values[option] != safe:
+            values[option] = safe
     while isinstance(rule, Switch):
         rule = rule.choose(values)
     if isinstance(rule, NonDiff):
@@ -375,6 +378,8 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
         unsupported(name, rule.fix)
     if type(rule).__name__ == "CustomFn":  # TRANSITION: the old entry points, being converted
         return rule.apply(func, bound, tag)
+    if isinstance(rule, Composite) and rule.own_value:
+        return call(rule.compose, bound)
     _refuse_duals_outside(name, bound, rule.args, tag)
     ans = call(func, values)
     if isinstance(rule, Composite):

@@ -18,7 +18,23 @@ Args = dict[str, Any]
 
 @functools.cache
 def signature(func: Any) -> inspect.Signature:
+    """``func``'s signature as NumPy's dispatcher applies it (see ``_AS_DISPATCHED``)."""
+    if func in _AS_DISPATCHED:
+        return _AS_DISPATCHED[func]
     return inspect.signature(func)
+
+
+_X_ONLY = inspect.Signature([inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)])
+# Functions whose Python signature differs from what their dispatcher accepts: the Array API
+# unique_* read ``(x)`` but take x by position only (``(x, /)``).
+_AS_DISPATCHED: dict[Any, inspect.Signature] = {
+    getattr(np, name): _X_ONLY for name in ("unique_all", "unique_counts", "unique_inverse", "unique_values")
+    if hasattr(np, name)
+}
+
+#: Options under which NumPy may write into an input array; set to these values whenever the
+#: input is a Dual's value, which must not change (the result is the same, only not in place).
+IN_PLACE_OPTIONS: dict[str, Any] = {"overwrite_input": False, "copy": True}
 
 
 @functools.cache

@@ -384,11 +384,16 @@ class Composite(_Kind):
     arguments as given (Duals included) and keeps NumPy's own value.
 
     ``args`` are the arguments that may carry a tangent; a Dual anywhere else is refused.
+    With ``own_value`` the composition's result is returned as it is, NumPy is not called
+    first, and any argument may carry a tangent: for functions that run the user's code
+    (``np.piecewise``, ``np.apply_along_axis``), whose functions may close over other Duals
+    and must run once.
     """
 
     compose: Callable[..., Any]
     domain: Domain | Samples
     args: tuple[int | str, ...] = ("a",)
+    own_value: bool = False
     dependence: ClassVar[Dependence] = Dependence.COMPOSED
 
 

@@ -5,10 +5,10 @@ are ``Custom`` rules (a tangent from NumPy's answer, the values and the tangents
 the nan-functions and most selections are ``Composite`` ones; a histogram is a
 ``Switch`` between its weighted counts (``Custom``) and their density
 (``Composite``). NumPy's value of median and friends (overwrite_input=) and of
-nan_to_num (copy=False) could overwrite a Dual's value in place: a ``Switch``
-(``_never_in_place``) turns the option off before the value is computed.
+nan_to_num (copy=False) is computed with those options off by the interpreter
+(``numpy_facts.signatures.IN_PLACE_OPTIONS``), so a Dual's value never changes in place.
 np.piecewise and np.apply_along_axis run the user's functions on Duals and keep
-that run's value: they stay on the transition entry point (``_user_code_rule``).
+that run's value (``Composite(..., own_value=True)``).
 
 Conventions of this table (the README's semantics section and
 tests/test_statistics_edges.py state and check them):
@@ -48,7 +48,6 @@ own partition; many of them sort once. Both give the same tie-averaged answer.
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -61,7 +60,6 @@ from dualnumpy.core.tangent import dtype_of, ndim_of, shape_of, shift_axis
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.numpy_facts.sampling import Samples, arr, sample
 from dualnumpy.numpy_facts.signatures import Args, call, public_name
-from dualnumpy.rules.function_kinds import CustomFn  # TRANSITION: piecewise, apply_along_axis
 from dualnumpy.rules.kinds import (
     Composite,
     Custom,
@@ -131,22 +129,6 @@ def _nan_where_nan(r: Any) -> Any:
     # real part leaves a complex tangent's imaginary part 0), as np.where(mask, nan, t) would.
     poison = np.floor(np.real(r) if dtype_of(r).kind == "c" else r) * np.nan
     return np.where(mask, poison, r)
-
-
-def _never_in_place(option: str, safe: Any, rule: Custom | Composite) -> Switch:
-    """``rule``, with NumPy's value computed with ``option=safe`` (``overwrite_input=False``,
-    ``copy=True``): the option would let NumPy write into a Dual's value.
-
-    The interpreter computes NumPy's value from the same mapping ``choose`` receives, so the
-    choice sets the option there (a workaround: the contract has no kind field for it).
-    """
-
-    def choose(values: Args) -> Rule:
-        if option in values and bool(values[option]) != bool(safe):
-            values[option] = safe
-        return rule
-
-    return Switch(choose, rule.domain)
 
 
 def _to_last(x: Any, axis: Any, ndim: int, lead: int = 0) -> Any:
@@ -342,11 +324,10 @@ def _quantile_jvp(*, percent: bool = False, nan: bool = False, median: bool = Fa
 
 
 def _order_statistic_rule(samples: Samples, *, percent: bool = False, nan: bool = False,
-                          median: bool = False) -> Switch:
-    """The Custom rule of one order statistic; its value never scrambles a Dual's data in place."""
+                          median: bool = False) -> Custom:
+    """The Custom rule of one order statistic (median: of ``a`` alone)."""
     args = ("a",) if median else ("a", "q", "weights")
-    rule = Custom(_quantile_jvp(percent=percent, nan=nan, median=median), samples, args=args)
-    return _never_in_place("overwrite_input", False, rule)
+    return Custom(_quantile_jvp(percent=percent, nan=nan, median=median), samples, args=args)
 
 
 def _sorted_tangent(x: Any, t: Any, axis: Any) -> tuple[Any, Any, Any]:
@@ -764,18 +745,6 @@ def _unique_rule(arg: str, equal_nan: bool | None, samples: Samples) -> Custom:
     return Custom(jvp, samples, args=(arg,))
 
 
-def _x_positional_only(*funcs: Any) -> None:
-    """The Array API unique_* take x positionally only (NumPy's dispatcher says ``(x, /)``), but
-    their signature reads ``(x)``: the interpreter would call them with ``x=``, which NumPy
-    refuses. Their signature is stated as NumPy's dispatcher has it.
-
-    TRANSITION: this is a fact about NumPy for ``numpy_facts/signatures.py``, not a rule.
-    """
-    for func in funcs:
-        func.__signature__ = inspect.Signature([inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)])
-
-
-_x_positional_only(np.unique_all, np.unique_counts, np.unique_inverse, np.unique_values)
 
 
 def _union1d(ar1: Any, ar2: Any) -> Any:
@@ -824,20 +793,10 @@ def _intersect1d(ans: Any, primals: Mapping[str, Any], tangents: Mapping[str, An
 # ---------------------------------------------------------------- apply_along_axis / apply_over_axes
 
 
-def _user_code_rule(algorithm: Callable[..., Any], samples: Samples) -> Any:
-    """TRANSITION: NumPy's algorithm run on the arguments as given, its result returned as it is.
-
-    np.piecewise and np.apply_along_axis call the user's functions. Every kind's value is
-    NumPy's, computed on plain values first: there a user function that closes over another
-    Dual returns a Dual that NumPy cannot store in its plain output array (and the user's
-    functions would run twice). No kind of rules/kinds.py takes its value from the
-    composition itself, so these two stay on the transition entry point.
-    """
-
-    def apply(func: Any, args: Args, tag: int) -> Any:
-        return call(algorithm, args)
-
-    return CustomFn(apply, samples)
+def _user_code_rule(algorithm: Callable[..., Any], samples: Samples) -> Composite:
+    """NumPy's algorithm run on the arguments as given, its result kept as it is: the user's
+    functions may close over other Duals, and run once."""
+    return Composite(algorithm, samples, own_value=True)
 
 
 def _apply_along_axis(func1d: Any, axis: Any, arr: Any, *args: Any, **kwargs: Any) -> Any:
@@ -998,9 +957,9 @@ STATISTICS_RULES: dict[Any, Rule] = {
     np.extract:       Linear((sample(A > 0, A, duals=(1,)),
                                                          sample(np.array([1, 0, 3]), V, duals=(1,))), arg="arr", tangent=_extract_tangent),
     np.trim_zeros:    Composite(_trim_zeros, (sample(V), sample(A, "f", axis=1)), args=("filt",)),
-    np.nan_to_num:    _never_in_place("copy", True, Composite(_nan_to_num, (
+    np.nan_to_num:    Composite(_nan_to_num, (
         sample(INF, complex_ok=True), sample(INF, nan=1.5, posinf=9.0, neginf=-9.0),
-        sample(INF, False, 2.0, 3.0, -3.0, duals=(0, 2, 3, 4))), args=("x", "nan", "posinf", "neginf"))),
+        sample(INF, False, 2.0, 3.0, -3.0, duals=(0, 2, 3, 4))), args=("x", "nan", "posinf", "neginf")),
     np.real_if_close: Custom(_real_if_close, (sample(A, complex_ok=True),), args=("a",)),
     np.fix:           PiecewiseConstant((sample(A * 3.0 + 0.05),), args=("x",)),
     # --- unique and set operations: the tangent of the first occurrence
