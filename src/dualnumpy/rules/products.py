@@ -1,10 +1,12 @@
-"""The calculus of products, polynomials and signal functions: one line per function (see rules/_fnkinds.py for the kinds).
+"""The calculus of products, polynomials and signal functions: one line per function (see rules/kinds.py for the kinds).
 
-Products are bilinear: the tangent is the product rule, one term per Dual
+Products are ``Bilinear``: the tangent is the product rule, one term per Dual
 operand, each computed with the batch axis kept leading (lower-rank operands
-aligned first, so k equal to a data dimension cannot broadcast wrongly).
-Polynomial and signal functions are compositions of supported operations on
-Duals, or linear maps applied to the tangent. The value is always NumPy's own.
+aligned first, so k equal to a data dimension cannot broadcast wrongly);
+``einsum`` is the same sum over its sequence of operands. Polynomial and signal
+functions are compositions of supported operations on Duals (``Composite``),
+linear maps applied to the tangent (``Linear``), or ``Custom`` tangents of
+least squares, roots, gradients and phase unwrapping. The value is always NumPy's own.
 
 Semantics at edges (README):
   * ``interp`` at a breakpoint ``x == xp[j]``: the derivative from the right
@@ -26,42 +28,56 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from dualnumpy.core import dual as _dual
-from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.tangent import align, dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.numpy_facts.sampling import arr, sample
-from dualnumpy.numpy_facts.signatures import Args, call, public_name
-from dualnumpy.rules.function_kinds import (  # TRANSITION
-    CustomFn,
-    _refuse_duals_outside,
-    _replace_value,
-    _wrap_result,
-    values_at,
+from dualnumpy.numpy_facts.signatures import Args
+from dualnumpy.rules import kinds
+from dualnumpy.rules.kinds import (
+    Bilinear,
+    BilinearTerm,
+    Composite,
+    Linear,
+    NonDiff,
+    Params,
+    Rule,
+    Switch,
+    as_array,
+    is_number,
+    primal,
 )
-from dualnumpy.rules.function_kinds import primal as _primal
-from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule
 
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np
 
+
+@dataclass(frozen=True)
+class Custom(kinds.Custom):
+    """``kinds.Custom`` with the ``sequence`` field that ``Linear`` has and it lacks.
+
+    With ``sequence=True`` the one argument in ``args`` is a sequence (einsum's
+    ``*operands``, atleast_1d's ``*arys`` in rules/structure.py): the interpreter splits
+    it item by item, as for ``Linear(..., sequence=True)``, and ``primals``/``tangents``
+    hold lists (``None`` for a constant item). Without it a Dual inside ``*operands``
+    would reach the rule unsplit. Drop this class once ``kinds.Custom`` has the field.
+    """
+
+    sequence: bool = False
+
+
 # ---------------------------------------------------------------- small helpers
-
-
-def _arr(x: Any) -> Any:
-    """An array-like as an array; Duals (of any level) as they are."""
-    return x if isinstance(x, _dual.Dual) else np.asarray(x)
 
 
 def _cast(x: Any, dtype: Any) -> Any:
     if dtype_of(x) == np.dtype(dtype):
         return x
-    return _np.astype(x, dtype) if isinstance(x, _dual.Dual) else np.asarray(x, dtype)
+    return _np.astype(x, dtype) if is_number(x) else np.asarray(x, dtype)
 
 
 def _ndim(x: Any) -> int:
@@ -75,36 +91,11 @@ def _along(axis: int, ndim: int, part: slice) -> tuple[slice, ...]:
 
 def _1d(x: Any) -> Any:
     """np.atleast_1d for one array, Duals included."""
-    x = _arr(x)
+    x = as_array(x)
     return np.reshape(x, (1,)) if _ndim(x) == 0 else x
 
 
-# ---------------------------------------------------------------- the product rule
-
-Term = Callable[[int, ArrayLike, list[Any], Args], ArrayLike]
-
-
-def _product_rule(term: Term, names: tuple[str, ...] = ("a", "b")) -> Callable[[Any, Args, int], Any]:
-    """A bilinear function: the sum over Dual operands of ``term(i, t_i, values, args)``.
-
-    ``term`` gets the batched tangent ``t_i`` of operand ``i`` and the values
-    of all operands, and returns that operand's term in the layout ``(k, *out)``.
-    """
-
-    def apply(func: Any, args: Args, tag: int) -> Any:
-        _refuse_duals_outside(public_name(func), args, names, tag)
-        values = values_at(args, tag)
-        ans = call(func, values)
-        _, tangents, batched = _dispatch.split([args.get(n) for n in names], tag)
-        operands = [values.get(n) for n in names]
-        total: Any = None
-        for i, t in enumerate(tangents):
-            if t is not None:
-                term_i = term(i, t, operands, values)
-                total = term_i if total is None else total + term_i
-        return _wrap_result(ans, total, tag, batched)
-
-    return apply
+# ---------------------------------------------------------------- the terms of the product rules
 
 
 def _scalar_term(i: int, t: ArrayLike, ops: list[Any]) -> ArrayLike:
@@ -207,7 +198,7 @@ def _cross_term(i: int, t: ArrayLike, ops: list[Any], args: Args) -> ArrayLike:
     return np.moveaxis(out, -1, int(axisc) % (len(rest) + 1) + 1)
 
 
-def _convolution_term(func: Any) -> Term:
+def _convolution_term(func: Any) -> BilinearTerm:
     """convolve/correlate are bilinear in (a, v); 1-D only, so one call per direction."""
 
     def term(i: int, t: ArrayLike, ops: list[Any], args: Args) -> ArrayLike:
@@ -249,29 +240,33 @@ def _einsum_spec(operands: Sequence[Any]) -> tuple[list[str], str, list[Any]]:
     return inputs, output, arrays
 
 
-def _einsum(func: Any, args: Args, tag: int) -> Any:
+def _einsum_arrays(operands: Sequence[Any], items: Sequence[Any]) -> Sequence[Any]:
+    """The entries of ``items`` (the operands' tangents) at the array operands, in the
+    order of ``_einsum_spec``, for either calling form."""
+    if isinstance(operands[0], str):
+        return items[1:]
+    return items[0:2 * (len(operands) // 2):2]
+
+
+def _einsum(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     """Sum over Dual operands of einsum with that operand replaced by its tangent,
     the batch axis a fresh label leading that operand's and the output's subscripts."""
-    values = values_at(args, tag)
-    ans = call(func, values)
-    inputs, output, arrays = _einsum_spec(args["operands"])
-    plain = _einsum_spec(values["operands"])[2]
-    _, tangents, batched = _dispatch.split(arrays, tag)
+    inputs, output, plain = _einsum_spec(primals["operands"])
+    operand_tangents = _einsum_arrays(primals["operands"], tangents["operands"])
     used = set("".join(inputs) + output)
     free = [c for c in _LABELS if c not in used]
     if not free:
         raise TypeError("np.einsum with all 52 labels in use leaves none for the batch axis of the "
                         "tangent; split the contraction into two einsum calls")
     z = free[0]
-    kwargs = {key: value for key, value in values.items() if key != "operands"}
     total: Any = None
-    for i, t in enumerate(tangents):
+    for i, t in enumerate(operand_tangents):
         if t is None:
             continue
         spec = ",".join(z + s if j == i else s for j, s in enumerate(inputs)) + "->" + z + output
-        term = np.einsum(spec, *(t if j == i else v for j, v in enumerate(plain)), **kwargs)
+        term = np.einsum(spec, *(t if j == i else v for j, v in enumerate(plain)), **params)
         total = term if total is None else total + term
-    return _wrap_result(ans, total, tag, batched)
+    return total
 
 
 # ---------------------------------------------------------------- polynomials
@@ -286,7 +281,7 @@ def _horner(p: Any, x: Any) -> Any:
 
 
 def _polyval(p: Any, x: Any) -> Any:
-    return _horner(_arr(p), _arr(x))
+    return _horner(as_array(p), as_array(x))
 
 
 def _pad_front(a: Any, n: int) -> Any:
@@ -308,12 +303,12 @@ def _polysub(a1: Any, a2: Any) -> Any:
 def _trimmed(a: Any) -> Any:
     """poly1d's leading-zero trim; refused on a Dual, whose leading tangent it would drop."""
     a = _1d(a)
-    raw = np.asarray(_primal(a))
+    raw = np.asarray(primal(a))
     nonzero = np.flatnonzero(raw)
     first = int(nonzero[0]) if nonzero.size else raw.shape[0]
     if first == 0 or raw.shape[0] == 1:  # nothing to trim ([0.] stays [0.])
         return a
-    if isinstance(a, _dual.Dual):
+    if is_number(a):
         raise ValueError(
             "np.polymul: a Dual polynomial with a leading zero coefficient: NumPy trims it, and "
             "its derivative (the tangent of that coefficient) would be lost; strip it first "
@@ -336,7 +331,7 @@ def _polyint(p: Any, m: int = 1, k: Any = None) -> Any:
     k = np.zeros(m, float) if k is None else _1d(k)
     if shape_of(k)[0] == 1 and m > 1:
         k = k[0] * np.ones(m, float)
-    p = _arr(p)
+    p = as_array(p)
     for i in range(m):
         p = np.concatenate((p / np.arange(shape_of(p)[0], 0, -1), np.reshape(k[i], (1,))))
     return p
@@ -359,39 +354,45 @@ def _polydiv_parts(u: Any, v: Any) -> tuple[Any, Any]:
     return q, u - np.convolve(q, v)
 
 
-def _polydiv(func: Any, args: Args, tag: int) -> Any:
-    _refuse_duals_outside("np.polydiv", args, ("u", "v"), tag)
-    q_ans, r_ans = call(func, values_at(args, tag))
-    q, r_full = _polydiv_parts(args["u"], args["v"])
-    m, n = shape_of(_1d(args["u"]))[0] - 1, shape_of(_1d(args["v"]))[0] - 1
-    kept = shape_of(r_ans)[0]
+def _polydiv(u: Any, v: Any) -> Any:
+    q, r_full = _polydiv_parts(u, v)
+    m, n = shape_of(_1d(u))[0] - 1, shape_of(_1d(v))[0] - 1
+    kept = shape_of(np.polydiv(primal(u), primal(v))[1])[0]  # NumPy's trim, decided on the plain values
     if kept < m + 1 - max(m - n + 1, 0):
         raise ValueError(
             "np.polydiv: NumPy trimmed remainder coefficients that are zero only numerically "
             "(within 1e-8), so their derivatives would be lost; take the quotient q from "
             "np.polydiv and the remainder as u - np.polymul(q, v) at its full length")
-    return _replace_value(q, q_ans, tag), _replace_value(r_full[-kept:], r_ans, tag)
+    return q, r_full[-kept:]
 
 
-def _roots(func: Any, args: Args, tag: int) -> Any:
+def _roots(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     """Simple roots z move by -p_dot(z) / p'(z)."""
-    p = args["p"]
-    if isinstance(p, (list, tuple)):  # NumPy dispatches on the items: coefficients may be Duals
-        p = np.stack([_arr(c) for c in p])
-    pv = p.value
-    z = np.roots(pv)
-    t = _dispatch.batched_tangent(p)
+    pv, t, z = primals["p"], tangents["p"], ans
     k = shape_of(t)[0]
     if shape_of(z)[0] == 0:
-        return _dispatch.wrap(z, np.zeros((k, 0), tangent_dtype(dtype_of(z))), tag, p.batched)
+        return np.zeros((k, 0), tangent_dtype(dtype_of(z)))
     slope = _horner(np.polyder(_1d(pv)), z)
     moved = _horner(np.moveaxis(np.reshape(t, (k, -1)), 1, 0)[:, :, None], z[None, :])
-    return _dispatch.wrap(z, -moved / slope, tag, p.batched)
+    return -moved / slope
+
+
+def _roots_of_items(p: Any) -> Any:
+    """NumPy dispatches np.roots on the items of a list: the coefficients, stacked, may be Duals."""
+    return np.roots(np.stack([as_array(c) for c in p]))
+
+
+_ROOTS = Custom(_roots, (), args=("p",))
+_ROOTS_OF_ITEMS = Composite(_roots_of_items, (), args=("p",))
+
+
+def _choose_roots(values: Args) -> Rule:
+    return _ROOTS_OF_ITEMS if isinstance(values["p"], (list, tuple)) else _ROOTS
 
 
 def _poly(seq_of_zeros: Any) -> Any:
     if isinstance(seq_of_zeros, (list, tuple)):  # NumPy dispatches on the items: roots may be Duals
-        seq_of_zeros = np.stack([_arr(z) for z in seq_of_zeros]) if seq_of_zeros else np.zeros(0)
+        seq_of_zeros = np.stack([as_array(z) for z in seq_of_zeros]) if seq_of_zeros else np.zeros(0)
     z = _1d(seq_of_zeros)
     shape = shape_of(z)
     if len(shape) == 2 and shape[0] == shape[1] and shape[0] != 0:
@@ -405,7 +406,7 @@ def _poly(seq_of_zeros: Any) -> Any:
     for i in range(shape[0]):
         a = np.concatenate((a, zero)) - np.concatenate((zero, a)) * z[i]
     if dtype.kind == "c":
-        roots = np.asarray(_primal(z), complex)
+        roots = np.asarray(primal(z), complex)
         if np.all(np.sort(roots) == np.sort(roots.conjugate())):
             a = np.real(a)
     return a
@@ -427,25 +428,28 @@ def _characteristic(matrix: Any) -> Any:
     return np.concatenate(coeffs)
 
 
-def _polyfit(func: Any, args: Args, tag: int) -> Any:
+#: The arguments np.polyfit's rule takes in: x and y carry tangents; w, deg and rcond are
+#: listed so that the rule refuses a Dual there with its own message.
+_POLYFIT_ARGS = ("x", "y", "w", "deg", "rcond")
+
+
+def _polyfit(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     """The least-squares coefficients: linear in y (NumPy's own map, rcond included);
     in x through the normal equations, where the fit has full rank."""
     for key in ("w", "deg", "rcond"):
-        if isinstance(args.get(key), _dual.Dual) and args[key].tag == tag:
+        if tangents.get(key) is not None:
             raise TypeError(f"np.polyfit: {key!r} cannot be a Dual (the rule differentiates in x and y); "
                             f"pass its value ({key}.value)")
-    values = values_at(args, tag)
-    ans = call(func, values)
-    full, cov = values.get("full", False), values.get("cov", False)
-    _, (tx, ty), batched = _dispatch.split([args["x"], args["y"]], tag)
-    xv, yv = _arr(values["x"]) + 0.0, _arr(values["y"]) + 0.0
-    deg, rcond, w = int(values["deg"]), values.get("rcond"), values.get("w")
+    full, cov = params.get("full", False), params.get("cov", False)
+    tx, ty = tangents.get("x"), tangents.get("y")
+    xv, yv = as_array(primals["x"]) + 0.0, as_array(primals["y"]) + 0.0
+    deg, rcond, w = int(primals["deg"]), primals.get("rcond"), primals.get("w")
     order, n = deg + 1, shape_of(xv)[0]
     if tx is not None:
         if full:
             raise TypeError("np.polyfit(full=True) with a Dual x: the singular values have no rule; "
                             "call it with full=False, or pass x.value")
-        rank = np.polyfit(_primal(xv), _primal(yv), deg, rcond=rcond, full=True, w=_primal(w))[2]
+        rank = np.polyfit(primal(xv), primal(yv), deg, rcond=rcond, full=True, w=primal(w))[2]
         if rank < order:
             raise ValueError(f"np.polyfit: the fit is rank-deficient (rank {rank} < deg + 1 = {order}); "
                              f"its coefficients are not differentiable in x. Lower deg, or pass x.value")
@@ -459,7 +463,7 @@ def _polyfit(func: Any, args: Args, tag: int) -> Any:
     k = shape_of(tx if ty is None else ty)[0]
     cc = c if two_d else c[:, None]
     y2 = yv if two_d else yv[:, None]
-    w2 = 1.0 if w is None else (_arr(w) + 0.0)[:, None] ** 2
+    w2 = 1.0 if w is None else (as_array(w) + 0.0)[:, None] ** 2
     design = np.vander(xv, order)
     err = np.matmul(design, cc) - y2  # A c - y, (n, K)
     z: Any = 0.0 if ty is None else (ty if two_d else ty[..., None])
@@ -479,15 +483,15 @@ def _polyfit(func: Any, args: Args, tag: int) -> Any:
         solved = solved - np.matmul(vbase, dual_terms)
     dc = solved if two_d else solved[..., 0]
     if not (full or cov):
-        return _dispatch.wrap(c, dc, tag, batched)
+        return dc
     d_err = np.matmul(design, solved) - (0.0 if ty is None else (ty if two_d else ty[..., None]))
     if tx is not None:
         d_err = d_err + np.matmul(slopes, cc) * tx[..., None]
     resids = ans[1] if full else np.sum(w2 * np.real(np.conjugate(err) * err), axis=0)  # per column
     d_resids = (2.0 * np.sum(w2 * np.real(np.conjugate(err) * d_err), axis=1) if shape_of(resids)[0]
                 else np.zeros((k, 0)))
-    if full:
-        return (_dispatch.wrap(c, dc, tag, batched), _dispatch.wrap(ans[1], d_resids, tag, batched), *ans[2:])
+    if full:  # (coefficients, residuals, rank, singular values, rcond)
+        return (dc, d_resids, *(None for _ in ans[2:]))
     if vbase is None:
         vbase = _unscaled_covariance(xv, yv, deg, rcond, w)
     # NumPy: V = Vbase * fac, fac = resids / (n - order) or 1; with 2-D y, V[:, :, K].
@@ -499,7 +503,7 @@ def _polyfit(func: Any, args: Args, tag: int) -> Any:
         dv = dv + d_vbase[..., None] * fac
     if cov != "unscaled":
         dv = dv + vbase[None, :, :, None] * (d_resids / (n - order))[:, None, None, :]
-    return (_dispatch.wrap(c, dc, tag, batched), _dispatch.wrap(ans[1], dv if two_d else dv[..., 0], tag, batched))
+    return dc, (dv if two_d else dv[..., 0])
 
 
 def _unscaled_covariance(x: Any, y: Any, deg: int, rcond: Any, w: Any) -> Any:
@@ -518,7 +522,7 @@ def _polyfit_map(x: Any, z: Any, k: int, deg: int, rcond: Any, w: Any, cols: int
 
 def _vander(x: Any, N: Any = None, increasing: bool = False) -> Any:
     dtype = np.promote_types(dtype_of(x), int)
-    x = _cast(_arr(x), dtype)
+    x = _cast(as_array(x), dtype)
     n = shape_of(x)[0]
     width = n if N is None else int(N)
     columns = np.concatenate((np.ones((n, 1), dtype), np.broadcast_to(np.reshape(x, (n, 1)), (n, max(width - 1, 0)))),
@@ -531,7 +535,7 @@ def _vander(x: Any, N: Any = None, increasing: bool = False) -> Any:
 
 
 def _diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = np._NoValue, append: Any = np._NoValue) -> Any:
-    a = _arr(a)
+    a = as_array(a)
     if n == 0:
         return a
     nd = _ndim(a)
@@ -540,7 +544,7 @@ def _diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = np._NoValue, append
     for extra, first in ((prepend, True), (append, False)):
         if extra is np._NoValue:
             continue
-        extra = _arr(extra)
+        extra = as_array(extra)
         if _ndim(extra) == 0:
             shape = list(shape_of(a))
             shape[axis] = 1
@@ -555,47 +559,45 @@ def _diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = np._NoValue, append
 
 
 def _ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
-    flat = np.ravel(_arr(ary))
+    flat = np.ravel(as_array(ary))
     dtype = dtype_of(flat)
     pieces = [flat[1:] - flat[:-1]]
     if to_begin is not None:
-        pieces.insert(0, _cast(np.ravel(_arr(to_begin)), dtype))
+        pieces.insert(0, _cast(np.ravel(as_array(to_begin)), dtype))
     if to_end is not None:
-        pieces.append(_cast(np.ravel(_arr(to_end)), dtype))
+        pieces.append(_cast(np.ravel(as_array(to_end)), dtype))
     return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
 
-def _gradient(func: Any, args: Args, tag: int) -> Any:
-    """Linear in f for fixed spacing: np.gradient of the tangent over the shifted axes."""
-    if any(isinstance(d, _dual.Dual) and d.tag == tag for v in args.get("varargs", ()) for d in
-           (v if isinstance(v, (list, tuple)) else [v])):
+def _gradient(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
+    """Linear in f for fixed spacing: np.gradient of the tangent over the shifted axes.
+
+    ``varargs`` (the spacing) is among the rule's arguments only to refuse a Dual there with
+    this message; it arrives as given, so any number in it is refused."""
+    spacing = primals.get("varargs", ())
+    if any(is_number(d) for v in spacing for d in (v if isinstance(v, (list, tuple)) else [v])):
         raise TypeError("np.gradient: the spacing cannot be a Dual (the rule is linear in f for fixed "
                         "spacing); for a Dual uniform spacing h use np.gradient(f) / h")
-    _refuse_duals_outside("np.gradient", args, ("f",), tag)
-    values = values_at(args, tag)
-    ans = call(func, values)
-    f = args["f"]
-    t = _dispatch.batched_tangent(f)
-    ndim = _ndim(f)
-    axis = values.get("axis")
+    t = tangents["f"]
+    ndim = _ndim(primals["f"])
+    axis = params.get("axis")
     if axis is None:
         axes: Any = tuple(range(1, ndim + 1))
     elif isinstance(axis, (tuple, list)):
         axes = tuple(int(a) % ndim + 1 for a in axis)
     else:
         axes = int(axis) % ndim + 1
-    t_out = np.gradient(t, *values.get("varargs", ()), axis=axes, edge_order=values.get("edge_order", 1))
-    return _wrap_result(ans, t_out, tag, f.batched)
+    return np.gradient(t, *spacing, axis=axes, edge_order=params.get("edge_order", 1))
 
 
 def _trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
-    y = _arr(y)
+    y = as_array(y)
     nd = _ndim(y)
     ax = int(axis) % nd
     if x is None:
         d = dx
     else:
-        x = _arr(x)
+        x = as_array(x)
         if _ndim(x) == 1:
             d = np.diff(x)
             shape = [1] * nd
@@ -609,19 +611,19 @@ def _trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
 
 def _interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None) -> Any:
     """Piecewise linear on Duals, the interval chosen by value as NumPy does (right-continuous)."""
-    fp = _arr(fp)
-    x = _cast(_arr(x), np.float64)
-    xp = _cast(_arr(xp), np.float64)
+    fp = as_array(fp)
+    x = _cast(as_array(x), np.float64)
+    xp = _cast(as_array(xp), np.float64)
     fp = _cast(fp, np.complex128 if dtype_of(fp).kind == "c" else np.float64)
     if period is not None:
         period = abs(period)
         left = right = None
         x, xp = x % period, xp % period
-        order = np.argsort(np.asarray(_primal(xp)))
+        order = np.argsort(np.asarray(primal(xp)))
         xp, fp = xp[order], fp[order]
         xp = np.concatenate((xp[-1:] - period, xp, xp[0:1] + period))
         fp = np.concatenate((fp[-1:], fp, fp[0:1]))
-    raw_x, raw_xp = np.asarray(_primal(x)), np.asarray(_primal(xp))
+    raw_x, raw_xp = np.asarray(primal(x)), np.asarray(primal(xp))
     n = raw_xp.shape[0]
     j = np.searchsorted(raw_xp, raw_x, side="right") - 1
     below = fp[0] if left is None else left
@@ -641,9 +643,9 @@ _SINC_SERIES = tuple((-1.0) ** i / math.factorial(2 * i + 1) for i in range(8))[
 
 def _sinc(x: Any) -> Any:
     """sin(pi x)/(pi x), by its Taylor series near 0 so that every order of derivative is right there."""
-    x = _arr(x)
+    x = as_array(x)
     y = np.pi * x
-    small = np.abs(np.pi * np.asarray(_primal(x))) < 0.5
+    small = np.abs(np.pi * np.asarray(primal(x))) < 0.5
     safe = np.where(small, 1.0, y)
     y2 = y * y
     near: Any = 0.0
@@ -671,10 +673,10 @@ def _chbevl(x: Any, coeffs: tuple[float, ...]) -> Any:
 
 def _i0(x: Any) -> Any:
     """NumPy's Chebyshev expansions for |x| > 1; the power series in x^2 near 0, where |x| has a kink."""
-    x = _arr(x)
+    x = as_array(x)
     if dtype_of(x).kind != "f":
         x = _cast(x, np.float64)
-    raw = np.abs(np.asarray(_primal(x)))
+    raw = np.abs(np.asarray(primal(x)))
     small = raw <= 1.0
     q = x * x * 0.25
     series: Any = 0.0
@@ -688,37 +690,34 @@ def _i0(x: Any) -> Any:
     return np.where(small, series, np.where(raw <= 8.0, inner, outer))
 
 
-def _unwrap(func: Any, args: Args, tag: int) -> Any:
+def _unwrap(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     """The unwrapped signal is p plus whole periods: the tangent of p passes through.
     ``discont`` only chooses where to add (used by value); a Dual ``period`` adds its count."""
-    p, period = args["p"], args.get("period")
-    values = values_at(args, tag)
-    ans = call(func, values)
-    _, (tp, t_period), batched = _dispatch.split([p, period], tag)
+    tp, t_period = tangents.get("p"), tangents.get("period")
     ndim = _ndim(ans)
-    k = shape_of(tp if tp is not None else t_period)[0]
+    k = next(shape_of(t)[0] for t in tangents.values() if t is not None)
     t_out: Any = np.zeros((k, *shape_of(ans)), tangent_dtype(dtype_of(ans))) if tp is None else tp
     if t_period is not None:
-        raw_period = _primal(period)
-        counts = np.round((np.asarray(_primal(ans)) - np.asarray(_primal(values["p"]))) / raw_period)
+        raw_period = primal(primals["period"])
+        counts = np.round((np.asarray(primal(ans)) - np.asarray(primal(primals["p"]))) / raw_period)
         t_out = t_out + align(t_period, ndim) * counts
-    return _wrap_result(ans, t_out, tag, batched)
+    return t_out
 
 
 # ---------------------------------------------------------------- covariance
 
 
 def _rows(m: Any, dtype: Any) -> Any:
-    x = _cast(_arr(m), dtype)
+    x = _cast(as_array(m), dtype)
     nd = _ndim(x)
     return np.reshape(x, (1, 1)) if nd == 0 else np.reshape(x, (1, -1)) if nd == 1 else x
 
 
 def _cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: Any = None,
          fweights: Any = None, aweights: Any = None, *, dtype: Any = None) -> Any:
-    m = _arr(m)
+    m = as_array(m)
     if dtype is None:
-        dtype = np.result_type(*([dtype_of(m)] if y is None else [dtype_of(m), dtype_of(_arr(y))]), np.float64)
+        dtype = np.result_type(*([dtype_of(m)] if y is None else [dtype_of(m), dtype_of(as_array(y))]), np.float64)
     X = _rows(m, dtype)
     if not rowvar and _ndim(m) != 1:
         X = np.transpose(X)
@@ -730,7 +729,7 @@ def _cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: A
     if ddof is None:
         ddof = 0 if bias else 1
     w: Any = None if fweights is None else np.asarray(fweights, dtype=float)
-    aw = None if aweights is None else _cast(_arr(aweights), np.float64)
+    aw = None if aweights is None else _cast(as_array(aweights), np.float64)
     if aw is not None:
         w = aw if w is None else w * aw
     if w is None:
@@ -740,7 +739,7 @@ def _cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: A
         w_sum = np.sum(w)
         avg = np.sum(X * w, axis=1) / w_sum
         fact = w_sum if ddof == 0 else w_sum - ddof if aw is None else w_sum - ddof * np.sum(w * aw) / w_sum
-    if np.asarray(_primal(fact)) <= 0:
+    if np.asarray(primal(fact)) <= 0:
         fact = 0.0
     X = X - avg[:, None]
     X_T = np.transpose(X) if w is None else np.transpose(X * w)
@@ -783,33 +782,33 @@ def _bi(*args: Any, **kwargs: Any) -> Any:
 
 PRODUCT_RULES: dict[Any, Rule] = {
     # --- bilinear products
-    np.dot:        CustomFn(_product_rule(_dot_term), (_bi(A, B), _bi(V4, V4), _bi(A, V4), _bi(T3, arr(5, 4, 2)),
-                                                       _bi(V4, arr(2, 4, 3)), _bi(2.5, A), sample(A, B, duals=(1,)))),
-    np.inner:      CustomFn(_product_rule(_inner_term), (_bi(A, A), _bi(V4, V4), _bi(T3, arr(5, 4)), _bi(A, 1.5))),
-    np.outer:      CustomFn(_product_rule(_outer_term), (_bi(V4, V5), _bi(A, arr(2, 2)), sample(V4, V5, duals=(1,)))),
-    np.vdot:       CustomFn(_product_rule(_vdot_term), (_bi(V4, V4 * 2), _bi(A, arr(4, 3)), sample(A, A, duals=(0,),
-                                                                                                 complex_ok=True))),
-    np.tensordot:  CustomFn(_product_rule(_tensordot_term), (_bi(T3, arr(3, 4, 5)), _bi(T3, arr(4, 3), axes=([1, 2], [1, 0])),
-                                                             _bi(A, V5, axes=0), _bi(T3, arr(4, 2), axes=(-1, 0)),
-                                                             _bi(T3, T3, axes=3))),
-    np.kron:       CustomFn(_product_rule(_kron_term), (_bi(A, arr(2, 2)), _bi(V4, A), _bi(T3, V4), _bi(3.0, V4))),
-    np.cross:      CustomFn(_product_rule(_cross_term), (_bi(arr(4, 3), arr(4, 3, seed=1)), _bi(arr(3), arr(2, 3)),
-                                                         _bi(arr(3, 4), arr(2, 4, 3), axisa=0, axisc=0),
-                                                         _bi(arr(3, 2), arr(2, 3, 2), axis=-2),
-                                                         _bi(arr(4, 2), arr(4, 3)))),
-    np.convolve:   CustomFn(_product_rule(_convolution_term(np.convolve), ("a", "v")),
-                            (_bi(V5, V4), _bi(V4, V5, mode="same"), _bi(V5, Q, mode="valid"))),
-    np.correlate:  CustomFn(_product_rule(_convolution_term(np.correlate), ("a", "v")),
-                            (_bi(V5, Q), _bi(V4, V5, mode="full"), _bi(V5, V4, mode="same"))),
-    np.einsum:     CustomFn(_einsum, (sample("ij,jk->ik", A, B, duals=(1, 2), complex_ok=True),
-                                      sample("ij,jk", A, B, duals=(1, 2)),
-                                      sample("ii->", SQ, duals=(1,)), sample("ii->i", SQ, duals=(1,)), sample("ii", SQ, duals=(1,)),
-                                      sample("...ij,...jk->...ik", T3, arr(1, 4, 5), duals=(1, 2)),
-                                      sample("...ij,jk", T3, arr(4, 5), duals=(1, 2)),
-                                      sample("i,i,i", V4, V4 * 2, V4 + 1, duals=(1, 3)),
-                                      sample("bij,jk", T3, B, duals=(1, 2), optimize=True),
-                                      sample(A, [0, 1], B, [1, 2], [2, 0], duals=(0, 2)),
-                                      sample(T3, [Ellipsis, 1], duals=(0,)))),
+    np.dot:        Bilinear(_dot_term, (_bi(A, B), _bi(V4, V4), _bi(A, V4), _bi(T3, arr(5, 4, 2)),
+                                        _bi(V4, arr(2, 4, 3)), _bi(2.5, A), sample(A, B, duals=(1,)))),
+    np.inner:      Bilinear(_inner_term, (_bi(A, A), _bi(V4, V4), _bi(T3, arr(5, 4)), _bi(A, 1.5))),
+    np.outer:      Bilinear(_outer_term, (_bi(V4, V5), _bi(A, arr(2, 2)), sample(V4, V5, duals=(1,)))),
+    np.vdot:       Bilinear(_vdot_term, (_bi(V4, V4 * 2), _bi(A, arr(4, 3)),
+                                         sample(A, A, duals=(0,), complex_ok=True))),
+    np.tensordot:  Bilinear(_tensordot_term, (_bi(T3, arr(3, 4, 5)), _bi(T3, arr(4, 3), axes=([1, 2], [1, 0])),
+                                              _bi(A, V5, axes=0), _bi(T3, arr(4, 2), axes=(-1, 0)),
+                                              _bi(T3, T3, axes=3))),
+    np.kron:       Bilinear(_kron_term, (_bi(A, arr(2, 2)), _bi(V4, A), _bi(T3, V4), _bi(3.0, V4))),
+    np.cross:      Bilinear(_cross_term, (_bi(arr(4, 3), arr(4, 3, seed=1)), _bi(arr(3), arr(2, 3)),
+                                          _bi(arr(3, 4), arr(2, 4, 3), axisa=0, axisc=0),
+                                          _bi(arr(3, 2), arr(2, 3, 2), axis=-2),
+                                          _bi(arr(4, 2), arr(4, 3)))),
+    np.convolve:   Bilinear(_convolution_term(np.convolve),
+                            (_bi(V5, V4), _bi(V4, V5, mode="same"), _bi(V5, Q, mode="valid")), args=("a", "v")),
+    np.correlate:  Bilinear(_convolution_term(np.correlate),
+                            (_bi(V5, Q), _bi(V4, V5, mode="full"), _bi(V5, V4, mode="same")), args=("a", "v")),
+    np.einsum:     Custom(_einsum, (sample("ij,jk->ik", A, B, duals=(1, 2), complex_ok=True),
+                                    sample("ij,jk", A, B, duals=(1, 2)),
+                                    sample("ii->", SQ, duals=(1,)), sample("ii->i", SQ, duals=(1,)), sample("ii", SQ, duals=(1,)),
+                                    sample("...ij,...jk->...ik", T3, arr(1, 4, 5), duals=(1, 2)),
+                                    sample("...ij,jk", T3, arr(4, 5), duals=(1, 2)),
+                                    sample("i,i,i", V4, V4 * 2, V4 + 1, duals=(1, 3)),
+                                    sample("bij,jk", T3, B, duals=(1, 2), optimize=True),
+                                    sample(A, [0, 1], B, [1, 2], [2, 0], duals=(0, 2)),
+                                    sample(T3, [Ellipsis, 1], duals=(0,))), args=("operands",), sequence=True),
     # --- polynomials
     np.polyval:    Composite(_polyval, (sample(P, XS, duals=(0, 1), complex_ok=True), sample(P, 0.7, duals=(1,)),
                                         sample(P, A, duals=(0,))), args=("p", "x")),
@@ -821,18 +820,18 @@ PRODUCT_RULES: dict[Any, Rule] = {
     np.polyder:    Linear((sample(P, complex_ok=True), sample(P, 2), sample(P, 0), sample(Q, 3)), arg="p", tangent=_polyder_tangent),
     np.polyint:    Composite(_polyint, (sample(P, complex_ok=True), sample(P, 2, [0.5, -1.0], duals=(0, 2)),
                                         sample(Q, 3, 0.25, duals=(0, 2)), sample(Q, 0)), args=("p", "k")),
-    np.polydiv:    CustomFn(_polydiv, (sample(P, Q, duals=(0, 1), complex_ok=True), sample(P, [1.2, 0.5, -0.9], duals=(1,)),
-                                       sample(Q, P, duals=(0, 1)))),
-    np.polyfit:    CustomFn(_polyfit, (sample(XS, YS, 2, duals=(1,), complex_ok=True), sample(XS, YS, 3, duals=(0, 1)),
-                                       sample(XS, np.stack([YS, YS ** 2], axis=1), 2, duals=(0, 1)),
-                                       sample(XS, YS, 2, w=np.linspace(0.5, 1.5, 7), duals=(0, 1)),
-                                       sample(XS, YS, 2, full=True, duals=(1,), complex_ok=True),
-                                       sample(XS, YS, 3, cov=True, duals=(1,), complex_ok=True),
-                                       sample(XS, YS, 2, cov=True, duals=(0, 1)),
-                                       sample(XS, np.stack([YS, -YS], axis=1), 1, cov=True, duals=(0, 1)),
-                                       sample(XS, YS, 2, cov="unscaled", duals=(0,)),
-                                       sample(XS, YS, 2, w=np.linspace(0.5, 1.5, 7), duals=(0, 1), complex_ok=True))),
-    np.roots:      CustomFn(_roots, (sample(np.poly([0.5, -1.2, 2.0]), complex_ok=True), sample(P))),
+    np.polydiv:    Composite(_polydiv, (sample(P, Q, duals=(0, 1), complex_ok=True), sample(P, [1.2, 0.5, -0.9], duals=(1,)),
+                                        sample(Q, P, duals=(0, 1))), args=("u", "v")),
+    np.polyfit:    Custom(_polyfit, (sample(XS, YS, 2, duals=(1,), complex_ok=True), sample(XS, YS, 3, duals=(0, 1)),
+                                     sample(XS, np.stack([YS, YS ** 2], axis=1), 2, duals=(0, 1)),
+                                     sample(XS, YS, 2, w=np.linspace(0.5, 1.5, 7), duals=(0, 1)),
+                                     sample(XS, YS, 2, full=True, duals=(1,), complex_ok=True),
+                                     sample(XS, YS, 3, cov=True, duals=(1,), complex_ok=True),
+                                     sample(XS, YS, 2, cov=True, duals=(0, 1)),
+                                     sample(XS, np.stack([YS, -YS], axis=1), 1, cov=True, duals=(0, 1)),
+                                     sample(XS, YS, 2, cov="unscaled", duals=(0,)),
+                                     sample(XS, YS, 2, w=np.linspace(0.5, 1.5, 7), duals=(0, 1), complex_ok=True)), args=_POLYFIT_ARGS),
+    np.roots:      Switch(_choose_roots, (sample(np.poly([0.5, -1.2, 2.0]), complex_ok=True), sample(P))),
     np.poly:       Composite(_poly, (sample(V4, complex_ok=True), sample(SQ, complex_ok=True), sample(V4[:1])), args=("seq_of_zeros",)),
     np.vander:     Composite(_vander, (sample(V4, complex_ok=True), sample(V5, 3), sample(V4, 6, True),
                                        sample(V4, 0)), args=("x",)),
@@ -842,9 +841,9 @@ PRODUCT_RULES: dict[Any, Rule] = {
                                      sample(V5, 1, -1, V4, 2.0, duals=(0, 3, 4)), sample(V5, 0)), args=("a", "prepend", "append")),
     np.ediff1d:    Composite(_ediff1d, (sample(A, complex_ok=True), sample(V5, V4, 1.5, duals=(0, 1, 2)),
                                         sample(V5, to_begin=[1.0, 2.0])), args=("ary", "to_end", "to_begin")),
-    np.gradient:   CustomFn(_gradient, (sample(V5, complex_ok=True), sample(A), sample(A, 0.5, 2.0),
-                                        sample(T3, axis=1, edge_order=2), sample(V5, XP),
-                                        sample(A, axis=(-1,)), sample(T3, 2.0, 1.5, axis=(0, 2)))),
+    np.gradient:   Custom(_gradient, (sample(V5, complex_ok=True), sample(A), sample(A, 0.5, 2.0),
+                                      sample(T3, axis=1, edge_order=2), sample(V5, XP),
+                                      sample(A, axis=(-1,)), sample(T3, 2.0, 1.5, axis=(0, 2))), args=("f", "varargs")),
     np.trapezoid:  Composite(_trapezoid, (sample(V5, complex_ok=True), sample(A, XS[:4], duals=(0, 1)),
                                           sample(A, axis=0, dx=0.3), sample(T3, arr(2, 3, 4, seed=3), axis=1,
                                                                             duals=(0, 1)),
@@ -855,8 +854,8 @@ PRODUCT_RULES: dict[Any, Rule] = {
                                        sample(0.37, XP, FP, duals=(0, 2))), args=("x", "xp", "fp", "left", "right")),
     np.sinc:       Composite(_sinc, (sample(V5, complex_ok=True), sample(np.array([0.0, 1e-3, -0.1, 0.3, 1.0, -2.5]))), args=("x",)),
     np.i0:         Composite(_i0, (sample(np.array([0.0, 0.3, -0.9, 1.5, -4.0, 7.5, 9.0, -20.0])), sample(V5)), args=("x",)),
-    np.unwrap:     CustomFn(_unwrap, (sample(PHASE), sample(np.stack([PHASE, PHASE * 0.5]), axis=0),
-                                      sample(PHASE, period=3.0), sample(PHASE, discont=4.0))),
+    np.unwrap:     Custom(_unwrap, (sample(PHASE), sample(np.stack([PHASE, PHASE * 0.5]), axis=0),
+                                    sample(PHASE, period=3.0), sample(PHASE, discont=4.0)), args=("p", "period", "discont")),
     np.cov:        Composite(_cov, (sample(A, complex_ok=True), sample(A, rowvar=False), sample(A, A[::-1] * 2, duals=(0, 1)),
                                     sample(V5, bias=True), sample(A, ddof=2),
                                     sample(A, None, True, False, None, [1, 2, 1, 3], [0.5, 1.0, 2.0, 1.5], duals=(0, 6)),

@@ -1,8 +1,10 @@
-"""The calculus of shape and structure, constructors and the rest: one line per function (see rules/_fnkinds.py for the kinds).
+"""The calculus of shape and structure, constructors and the rest: one line per function (see rules/kinds.py for the kinds).
 
 Linear rearrangements apply themselves to the batched tangent, their axis
-arguments shifted past the batch axis. Constructors reached through ``like=a
-Dual`` (NumPy strips ``like`` before dispatching) give plain arrays when their
+arguments shifted past the batch axis; functions of several arrays that act on
+each alone (atleast_*, broadcast_arrays, meshgrid) do so array by array, and
+np.block is a composition of reshapes and concatenations. Constructors reached
+through ``like=a Dual`` (NumPy strips ``like`` before dispatching) give plain arrays when their
 data are plain, are differentiable where their data can be Duals (``full``,
 ``arange``, ``linspace`` and friends), and refuse where a Dual would have to
 become a plain array. ``np.lib.scimath`` switches to complex exactly where
@@ -24,23 +26,27 @@ from numpy.lib import scimath
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.polynomial import polynomial as _polynomial
 
-from dualnumpy.core import dual as _dual
-from dualnumpy.core import interpreter as _dispatch
 from dualnumpy.core.tangent import align, dtype_of, shape_of, tangent_dtype, to_shape
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.numpy_facts.sampling import LIKE, arr, sample
-from dualnumpy.numpy_facts.signatures import Args, call
-from dualnumpy.rules.function_kinds import (  # TRANSITION
-    CustomFn,
-    _axis_call,
-    _per_direction,
-    _refuse_duals_outside,
-    _value_of,
-    _walk,
-    values_at,
+from dualnumpy.numpy_facts.signatures import Args
+from dualnumpy.rules.kinds import (
+    Composite,
+    CustomJVP,
+    Linear,
+    NonDiff,
+    Params,
+    Rule,
+    Switch,
+    Unsupported,
+    as_array,
+    axis_call,
+    is_number,
+    merged,
+    per_direction,
+    primal,
 )
-from dualnumpy.rules.function_kinds import primal as _primal
-from dualnumpy.rules.kinds import Composite, Linear, NonDiff, Rule, Unsupported
+from dualnumpy.rules.products import Custom  # kinds.Custom with sequence= (see there)
 
 # ---------------------------------------------------------------- small helpers
 
@@ -54,8 +60,16 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(int(a) % ndim for a in items)
 
 
-def _k(tangents: list[Any]) -> int:
+def _k(tangents: Any) -> int:
+    """The number of directions: that of any argument that carries a tangent."""
     return next(shape_of(t)[0] for t in tangents if t is not None)
+
+
+def _leaves(x: Any) -> list[Any]:
+    """The items of nested lists and tuples."""
+    if isinstance(x, (list, tuple)):
+        return [y for item in x for y in _leaves(item)]
+    return [x]
 
 
 def _no_integer_result(name: str, ans: Any) -> None:
@@ -192,19 +206,18 @@ def _column(x: Any) -> Any:
     return np.reshape(x, (-1, 1)) if x.ndim < 2 else x
 
 
-def _per_array(star: str, tangent_of: Callable[[ArrayLike, Any, Args, int], ArrayLike]) -> Callable[[Any, Args, int], Any]:
-    """Functions of ``*arrays`` that act on each one alone (atleast_*, broadcast_arrays, meshgrid)."""
+def _per_array(star: str, tangent_of: Callable[[ArrayLike, Any, Args, int], ArrayLike]) -> CustomJVP:
+    """Functions of ``*arrays`` that act on each one alone (atleast_*, broadcast_arrays, meshgrid):
+    one output per array, plain where the array is a constant."""
 
-    def apply(func: Any, args: Args, tag: int) -> Any:
-        values, tangents, batched = _dispatch.split(list(args[star]), tag)
-        ans = call(func, {**values_at(args, tag), star: tuple(values)})
+    def jvp(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
         outs = ans if isinstance(ans, (tuple, list)) else (ans,)
-        context = {**values_at(args, tag), star: values, "_outs": outs}
-        wrapped = [out if t is None else _dispatch.wrap(out, tangent_of(t, out, context, i), tag, batched)
-                   for i, (out, t) in enumerate(zip(outs, tangents, strict=True))]
-        return type(ans)(wrapped) if isinstance(ans, (tuple, list)) else wrapped[0]
+        context = merged(primals, params)
+        out_tangents = [None if t is None else tangent_of(t, out, context, i)
+                        for i, (out, t) in enumerate(zip(outs, tangents[star], strict=True))]
+        return tuple(out_tangents) if isinstance(ans, (tuple, list)) else out_tangents[0]
 
-    return apply
+    return jvp
 
 
 def _reshaped(t: ArrayLike, out: Any, args: Args, i: int) -> ArrayLike:
@@ -225,29 +238,24 @@ def _leaf_shape(x: Any) -> tuple[int, ...]:
     return shape_of(x) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
-def _block(func: Any, args: Args, tag: int) -> Any:
-    """np.block: the tangents, lifted to the result's rank, blocked the same way."""
-    arrays = args["arrays"]
-    ans = func(_value_of(arrays, tag))
-    leaves = _walk(arrays)
-    _, tangents, batched = _dispatch.split(leaves, tag)
-    k = _k(tangents)
+def _block(arrays: Any) -> Any:
+    """np.block by NumPy's own steps: every leaf lifted to the result's rank, the innermost
+    lists concatenated along the last axis, the next ones along the one before, and so on."""
     depth, level = 0, arrays
     while isinstance(level, list):
         depth, level = depth + 1, level[0]
-    ndim = max([depth] + [len(_leaf_shape(_value_of(x, tag))) for x in leaves])
-    dtype = tangent_dtype(dtype_of(ans))
+    ndim = max([depth] + [len(_leaf_shape(x)) for x in _leaves(arrays)])
 
-    def lift(x: Any) -> Any:
+    def build(x: Any, level: int) -> Any:
         if isinstance(x, list):
-            return [lift(y) for y in x]
-        shape = _leaf_shape(_value_of(x, tag))
-        lifted = (k,) + (1,) * (ndim - len(shape)) + shape
-        if isinstance(x, _dual.Dual) and x.tag == tag:
-            return np.reshape(_dispatch.batched_tangent(x), lifted)
-        return np.zeros(lifted, dtype=dtype)
+            pieces = [build(y, level + 1) for y in x]
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=level - depth)
+        shape = _leaf_shape(x)
+        if is_number(x) and len(shape) == ndim:
+            return x
+        return np.reshape(as_array(x), (1,) * (ndim - len(shape)) + shape)
 
-    return _dispatch.wrap(ans, np.block(lift(arrays)), tag, batched)
+    return build(arrays, 0)
 
 
 def _pad_pairs(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
@@ -270,28 +278,30 @@ _PAD_FILL = {"constant": "constant_values", "linear_ramp": "end_values"}
 _PAD_LINEAR = ("constant", "edge", "reflect", "symmetric", "wrap", "linear_ramp", "mean")
 
 
-def _pad(func: Any, args: Args, tag: int) -> Any:
-    """np.pad: linear in the array and in constant_values / end_values together."""
-    mode = args.get("mode", "constant")
+def _choose_pad(values: Args) -> Rule:
+    """np.pad: linear in the array and in constant_values / end_values together (by mode)."""
+    mode = values.get("mode", "constant")
     if callable(mode) or mode not in _PAD_LINEAR:
         raise TypeError(
             f"np.pad(mode={mode!r}) is not supported for Duals: supported modes are "
             f"{', '.join(_PAD_LINEAR)}; for maximum/minimum/median pad with np.concatenate of "
             f"np.max/np.min/np.median slices, for 'empty' use mode='constant'"
         )
+    return _PAD_RULES.get(mode, _PAD_ARRAY)
+
+
+def _pad(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
+    values = merged(primals, params)
+    mode = values.get("mode", "constant")
     fill_key = _PAD_FILL.get(mode, "")
-    _refuse_duals_outside("np.pad", args, ("array", fill_key), tag)
-    values = values_at(args, tag)
-    ans = call(func, values)
-    x, fill = args["array"], args.get(fill_key)
-    _, (tx, t_fill), batched = _dispatch.split([x, fill], tag)
+    tx, t_fill = tangents.get("array"), tangents.get(fill_key)
     k = _k([tx, t_fill])
     shape = shape_of(values["array"])
     dtype = tangent_dtype(dtype_of(ans))
     if tx is None:
         tx = np.zeros((k, *shape), dtype=dtype)
     if mode == "mean":
-        t_out = _per_direction(np.pad, "array", tx, values)
+        t_out = per_direction(np.pad, "array", tx, values)
     else:
         kwargs = {key: v for key, v in values.items() if key not in ("array", "pad_width", "mode")}
         if fill_key:
@@ -309,23 +319,25 @@ def _pad(func: Any, args: Args, tag: int) -> Any:
             mask = np.pad(np.zeros(shape, dtype=dtype), values["pad_width"], mode,
                           **{fill_key: np.reshape(unit, fill_shape)})
             t_out = t_out + np.reshape(flat[:, j], (k,) + (1,) * len(shape_of(ans))) * mask
-    return _dispatch.wrap(ans, t_out, tag, batched)
+    return t_out
 
 
-def _insert(func: Any, args: Args, tag: int) -> Any:
+# The rule per mode: a Dual fill is taken in where the mode reads one, refused elsewhere.
+_PAD_RULES = {mode: Custom(_pad, (), args=("array", key)) for mode, key in _PAD_FILL.items()}
+_PAD_ARRAY = Custom(_pad, (), args=("array",))
+
+
+def _insert(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     """np.insert, linear in ``arr`` and ``values`` together: applied once per direction."""
-    _refuse_duals_outside("np.insert", args, ("arr", "values"), tag)
-    values = values_at(args, tag)
-    ans = call(func, values)
-    if isinstance(args["values"], _dual.Dual) and args["values"].tag == tag:
+    ta, tv = tangents.get("arr"), tangents.get("values")
+    if tv is not None:
         _no_integer_result("np.insert(arr, obj, values) (values are cast to arr's dtype)", ans)
-    _, (ta, tv), batched = _dispatch.split([args["arr"], args["values"]], tag)
     k = _k([ta, tv])
     dtype = tangent_dtype(dtype_of(ans))
-    ta = np.zeros((k, *np.shape(values["arr"])), dtype) if ta is None else ta
-    tv = np.zeros((k, *np.shape(values["values"])), dtype) if tv is None else tv
-    outs = [np.insert(ta[i], values["obj"], tv[i], axis=values.get("axis")) for i in range(k)]
-    return _dispatch.wrap(ans, np.stack(outs), tag, batched)
+    ta = np.zeros((k, *np.shape(primals["arr"])), dtype) if ta is None else ta
+    tv = np.zeros((k, *np.shape(primals["values"])), dtype) if tv is None else tv
+    outs = [np.insert(ta[i], params["obj"], tv[i], axis=params.get("axis")) for i in range(k)]
+    return np.stack(outs)
 
 
 def _append(arr: Any, values: Any, axis: Any = None) -> Any:
@@ -345,40 +357,53 @@ def _angle(z: Any, deg: bool = False) -> Any:
 # ---------------------------------------------------------------- constructors
 
 
-def _like_inner(values: Args) -> Args:
-    """Nested Duals: a constructor reaches the inner level only through like= again."""
-    inner = [x for v in values.values() for x in _walk(v) if isinstance(x, _dual.Dual)]
-    return {**values, "like": inner[0]} if inner else values
+def _through_like(rule: Rule) -> Callable[[Args], Rule]:
+    """The choice of a constructor reached through like=: always ``rule``, and like= put back.
+
+    NumPy strips ``like`` before it dispatches, and the interpreter calls NumPy on the values
+    alone; with nested Duals those values are still Duals (of a lower tag), which a
+    constructor without like= would turn into a plain array and refuse. The choice puts
+    ``like=`` one of them back into the values the interpreter calls NumPy with, so that
+    the value reaches the inner level through the same rule. (A contract gap: the
+    interpreter could restore like= itself.)
+    """
+
+    def choose(values: Args) -> Rule:
+        if "like" not in values:
+            inner = next((x for v in values.values() for x in _leaves(v) if is_number(x)), None)
+            if inner is not None:
+                values["like"] = inner
+        return rule
+
+    return choose
 
 
-def _full(func: Any, args: Args, tag: int) -> Any:
-    _refuse_duals_outside("np.full", args, ("fill_value",), tag)
-    ans = call(func, _like_inner(values_at(args, tag)))
+def _full(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     _no_integer_result("np.full", ans)
-    fill = args["fill_value"]
-    return _dispatch.wrap(ans, to_shape(_dispatch.batched_tangent(fill), shape_of(ans)), tag, fill.batched)
+    return to_shape(tangents["fill_value"], shape_of(ans))
 
 
-def _arange(func: Any, args: Args, tag: int) -> Any:
+def _arange(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     """start + i * step: the count (and so stop) is piecewise constant."""
-    _refuse_duals_outside("np.arange", args, ("start_or_stop", "stop", "step"), tag)
-    ans = call(func, _like_inner(values_at(args, tag)))
     _no_integer_result("np.arange", ans)
-    start = 0.0 if args.get("stop") is None else args["start_or_stop"]
-    stop = args.get("stop", args["start_or_stop"])
-    _, (t_start, _t_stop, t_step), batched = _dispatch.split([start, stop, args.get("step", 1)], tag)
-    k = _k([t_start, _t_stop, t_step])
+    t_start = None if primals.get("stop") is None else tangents.get("start_or_stop")  # else it is stop
+    t_step = tangents.get("step")
+    k = _k(tangents.values())
     n = shape_of(ans)[0]
     t: Any = np.zeros((k, n), dtype=tangent_dtype(dtype_of(ans)))
     if t_start is not None:
         t = t + np.reshape(t_start, (k, 1))
     if t_step is not None:
         t = t + np.reshape(t_step, (k, 1)) * np.arange(n, dtype=np.finfo(dtype_of(ans)).dtype)
-    return _dispatch.wrap(ans, t, tag, batched)
+    return t
+
+
+_FULL = Custom(_full, (), args=("fill_value",))
+_ARANGE = Custom(_arange, (), args=("start_or_stop", "stop", "step"))
 
 
 def _inexact(*xs: Any) -> np.dtype[Any]:
-    dt: np.dtype[Any] = np.result_type(*(_primal(x) for x in xs))
+    dt: np.dtype[Any] = np.result_type(*(primal(x) for x in xs))
     return dt if dt.kind in "fc" else np.dtype(np.float64)
 
 
@@ -392,7 +417,7 @@ def _linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retst
     div = num - 1 if endpoint else num
     real = np.finfo(_inexact(start, stop)).dtype
     frac = np.arange(num) / div if div > 0 else np.zeros(num)
-    ndim = len(np.broadcast_shapes(np.shape(_primal(start)), np.shape(_primal(stop))))
+    ndim = len(np.broadcast_shapes(np.shape(primal(start)), np.shape(primal(stop))))
     y = start + np.reshape(frac.astype(real), (-1,) + (1,) * ndim) * (stop - start)
     if axis != 0:
         y = np.moveaxis(y, 0, axis)
@@ -419,17 +444,17 @@ def _logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base:
 
 
 def _cast(x: Any, dtype: Any) -> Any:
-    if isinstance(x, _dual.Dual):  # Python-scalar values have no astype
-        return _np.astype(x, dtype) if hasattr(_primal(x), "dtype") else x * np.ones((), dtype)
+    if is_number(x):  # Python-scalar values have no astype
+        return _np.astype(x, dtype) if hasattr(primal(x), "dtype") else x * np.ones((), dtype)
     return np.asarray(x).astype(dtype)
 
 
 def _geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None,
                axis: int = 0) -> Any:
     """NumPy's own steps: rotate start to the positive reals, logspace, rotate back."""
-    dt = np.result_type(np.asarray(_primal(start)), np.asarray(_primal(stop)), float(num), np.zeros((), dtype))
+    dt = np.result_type(np.asarray(primal(start)), np.asarray(primal(stop)), float(num), np.zeros((), dtype))
     start, stop = _cast(start, dt), _cast(stop, dt)
-    sign = np.sign(np.asarray(_primal(start)))
+    sign = np.sign(np.asarray(primal(start)))
     start, stop = start / sign, stop / sign
     y = _logspace(np.log10(start), np.log10(stop), num=num, endpoint=endpoint, base=10.0, dtype=dt)
     y = y * sign
@@ -446,7 +471,7 @@ _SINGLE = (np.single, np.byte, np.short, np.ubyte, np.ushort, np.csingle)
 
 def _to_complex(x: Any, when: Callable[[Any], Any]) -> Any:
     """x as complex where NumPy's scimath switches (``when`` of the plain value)."""
-    v = np.asarray(_primal(x))
+    v = np.asarray(primal(x))
     if not np.any(when(v)):
         return x
     dtype = np.complex64 if issubclass(v.dtype.type, _SINGLE) else np.complex128
@@ -473,7 +498,7 @@ def _scimath_logn(n: Any, x: Any) -> Any:
 
 
 def _scimath_power(x: Any, p: Any) -> Any:
-    p = p * 1.0 if np.any(_negative(np.asarray(_primal(p)))) else p
+    p = p * 1.0 if np.any(_negative(np.asarray(primal(p)))) else p
     return np.power(_to_complex(x, _negative), p)
 
 
@@ -513,7 +538,7 @@ STRUCTURE_RULES: dict[Any, Rule] = {
     np.fliplr:     Linear((sample(A, complex_ok=True), sample(A3)), arg="m", tangent=lambda t, n, a: np.flip(t, 2)),
     np.flipud:     Linear((sample(A), sample(V)), arg="m", tangent=lambda t, n, a: np.flip(t, 1)),
     np.rot90:      Linear((sample(A, complex_ok=True), sample(A3, 2, (1, 2)),
-                                                                sample(A3, -1, axes=(2, 0)), sample(A, 4)), arg="m", tangent=_axis_call(np.rot90, "axes")),
+                                                                sample(A3, -1, axes=(2, 0)), sample(A, 4)), arg="m", tangent=axis_call(np.rot90, "axes")),
     np.roll:       Linear((sample(A, 5), sample(A, -1, axis=1, complex_ok=True),
                                                  sample(A3, (1, 2), axis=(0, -1)), sample(V, (1, 2)),
                                                  sample(A3, 2, axis=[2])), arg="a", tangent=_roll_tangent),
@@ -537,15 +562,15 @@ STRUCTURE_RULES: dict[Any, Rule] = {
     sliding_window_view: Linear((sample(V, 3), sample(A, (2, 2)), sample(A3, 2, axis=-1),
                                    sample(A, (2, 3), axis=(1, 0))), arg="x", tangent=_sliding_window_tangent),
     # --- linear in each of several arrays
-    np.atleast_1d: CustomFn(_per_array("arys", _reshaped), (sample(2.0), sample(V), sample(1.5, A, duals=(0, 1)),
-                                                            sample(A, [1.0, 2.0]))),
-    np.atleast_2d: CustomFn(_per_array("arys", _reshaped), (sample(V), sample(1.5, A3, duals=(0, 1)))),
-    np.atleast_3d: CustomFn(_per_array("arys", _reshaped), (sample(V), sample(A), sample(2.0, A3, duals=(0, 1)))),
-    np.broadcast_arrays: CustomFn(_per_array("args", _broadcast),
-                                  (sample(arr(3, 1), V, duals=(0, 1)), sample(A, 2.0), sample(V[:4], A, duals=(0,)))),
-    np.meshgrid:   CustomFn(_per_array("xi", _meshgrid_tangent),
-                            (sample(V, arr(3), duals=(0, 1)), sample(V, arr(3), indexing="ij", duals=(0, 1)),
-                             sample(V, arr(3), arr(2), sparse=True, duals=(0, 2)), sample(A, V, duals=(0,)))),
+    np.atleast_1d: Custom(_per_array("arys", _reshaped), (sample(2.0), sample(V), sample(1.5, A, duals=(0, 1)),
+                                                          sample(A, [1.0, 2.0])), args=("arys",), sequence=True),
+    np.atleast_2d: Custom(_per_array("arys", _reshaped), (sample(V), sample(1.5, A3, duals=(0, 1))), args=("arys",), sequence=True),
+    np.atleast_3d: Custom(_per_array("arys", _reshaped), (sample(V), sample(A), sample(2.0, A3, duals=(0, 1))), args=("arys",), sequence=True),
+    np.broadcast_arrays: Custom(_per_array("args", _broadcast),
+                                (sample(arr(3, 1), V, duals=(0, 1)), sample(A, 2.0), sample(V[:4], A, duals=(0,))), args=("args",), sequence=True),
+    np.meshgrid:   Custom(_per_array("xi", _meshgrid_tangent),
+                          (sample(V, arr(3), duals=(0, 1)), sample(V, arr(3), indexing="ij", duals=(0, 1)),
+                           sample(V, arr(3), arr(2), sparse=True, duals=(0, 2)), sample(A, V, duals=(0,))), args=("xi",), sequence=True),
     # --- linear in a sequence of arrays
     np.hstack:     Linear((sample([A, arr(3, 2)], duals=((0, 0), (0, 1)), complex_ok=True),
                                      sample([V, 1.5, V], duals=((0, 0),)), sample([2.0, 3.0], duals=((0, 0), (0, 1)))), arg="tup", tangent=_concatenated(np.atleast_1d, _hstack_axis), sequence=True),
@@ -553,27 +578,27 @@ STRUCTURE_RULES: dict[Any, Rule] = {
                                      sample([1.0, 2.0], duals=((0, 0),))), arg="tup", tangent=_concatenated(np.atleast_2d, lambda n: 0), sequence=True),
     np.dstack:     Linear((sample([A, A], duals=((0, 0), (0, 1))), sample([V, V], duals=((0, 0),))), arg="tup", tangent=_concatenated(np.atleast_3d, lambda n: 2), sequence=True),
     np.column_stack: Linear((sample([V, arr(5, 2)], duals=((0, 0), (0, 1))), sample([V, V], duals=((0, 1),))), arg="tup", tangent=_concatenated(_column, lambda n: 1), sequence=True),
-    np.block:      CustomFn(_block, (sample([A, arr(3, 2)], duals=((0, 0), (0, 1))), sample([V, 2.0], duals=((0, 0),)),
-                                     sample(A))),
+    np.block:      Composite(_block, (sample([A, arr(3, 2)], duals=((0, 0), (0, 1))), sample([V, 2.0], duals=((0, 0),)),
+                                      sample(A)), args=("arrays",)),
     # --- linear in several arguments
-    np.pad:        CustomFn(_pad, (sample(A, 1, complex_ok=True), sample(A, ((1, 2), (0, 3)), mode="edge"),
-                                   sample(A, 2, mode="reflect"), sample(A, ((2, 1), (1, 2)), mode="symmetric",
-                                                                       reflect_type="odd"),
-                                   sample(V, 3, mode="wrap"), sample(A, (1, 2), mode="linear_ramp", end_values=(1.0, -2.0)),
-                                   sample(A, 2, mode="mean", stat_length=2), sample(A3, {0: 1, -1: (0, 2)}),
-                                   sample(A, [[1], [2]], constant_values=((1.0, 2.0), (3.0, 4.0))))),
-    np.insert:     CustomFn(_insert, (sample(V, 2, 7.5), sample(V, [1, 3], arr(2), duals=(0, 2)),
-                                      sample(A, 1, arr(3), axis=1, duals=(0, 2)), sample(A, [0, 2], 0.5, axis=0),
-                                      sample(V, 2, 1.5, duals=(2,)))),
+    np.pad:        Switch(_choose_pad, (sample(A, 1, complex_ok=True), sample(A, ((1, 2), (0, 3)), mode="edge"),
+                                        sample(A, 2, mode="reflect"), sample(A, ((2, 1), (1, 2)), mode="symmetric",
+                                                                            reflect_type="odd"),
+                                        sample(V, 3, mode="wrap"), sample(A, (1, 2), mode="linear_ramp", end_values=(1.0, -2.0)),
+                                        sample(A, 2, mode="mean", stat_length=2), sample(A3, {0: 1, -1: (0, 2)}),
+                                        sample(A, [[1], [2]], constant_values=((1.0, 2.0), (3.0, 4.0))))),
+    np.insert:     Custom(_insert, (sample(V, 2, 7.5), sample(V, [1, 3], arr(2), duals=(0, 2)),
+                                    sample(A, 1, arr(3), axis=1, duals=(0, 2)), sample(A, [0, 2], 0.5, axis=0),
+                                    sample(V, 2, 1.5, duals=(2,))), args=("arr", "values")),
     np.append:     Composite(_append, (sample(V, A, duals=(0, 1)), sample(A, arr(2, 4), axis=0, duals=(0, 1)),
                                        sample(A, [1.0, 2.0]), sample([1.0, 2.0], V, duals=(1,))), args=("arr", "values")),
     # --- nonlinear
     np.angle:      Composite(_angle, (sample(A, complex_ok=True), sample(A, deg=True, complex_ok=True)), args=("z",)),
     # --- constructors reached through like=a Dual, differentiable in their data
-    np.full:       CustomFn(_full, (sample((3, 4), 2.5, like=LIKE, duals=(1,)), sample((2, 5), V, like=LIKE, duals=(1,)),
-                                    sample(4, 1.5, np.complex128, like=LIKE, duals=(1,)))),
-    np.arange:     CustomFn(_arange, (sample(0.5, 4.0, 0.75, like=LIKE, duals=(0, 2)),
-                                      sample(1.5, 3.2, like=LIKE, duals=(0, 1)), sample(3.5, like=LIKE))),
+    np.full:       Switch(_through_like(_FULL), (sample((3, 4), 2.5, like=LIKE, duals=(1,)), sample((2, 5), V, like=LIKE, duals=(1,)),
+                                                 sample(4, 1.5, np.complex128, like=LIKE, duals=(1,)))),
+    np.arange:     Switch(_through_like(_ARANGE), (sample(0.5, 4.0, 0.75, like=LIKE, duals=(0, 2)),
+                                                   sample(1.5, 3.2, like=LIKE, duals=(0, 1)), sample(3.5, like=LIKE))),
     np.linspace:   Composite(_linspace, (sample(0.5, 2.0, 5, duals=(0, 1), complex_ok=True),
                                          sample(V, 3.0, 4), sample(0.5, V, 4, endpoint=False, axis=-1, duals=(0, 1)),
                                          sample(1.0, 2.5, 1, duals=(0, 1)),
