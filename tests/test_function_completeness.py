@@ -18,7 +18,7 @@ import numpy.polynomial.polynomial
 import numpy.strings
 from numpy.testing.overrides import allows_array_function_override, get_overridable_numpy_array_functions
 
-from dualnumpy.rules.function_kinds import public_name
+from dualnumpy.numpy_facts.signatures import public_name
 from dualnumpy.rules.functions import FUNCTION_RULES
 
 NAMESPACES = (np, np.fft, np.linalg, np.lib.stride_tricks, np.lib.scimath)

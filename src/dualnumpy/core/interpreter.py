@@ -11,6 +11,7 @@ module does not import it and the two form no import cycle.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,15 @@ from dualnumpy.core.refusals import refuse_out, refuse_where, unsupported
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.core.ufunc_methods import METHODS as _UFUNC_METHODS
-from dualnumpy.numpy_facts.signatures import IN_PLACE_OPTIONS, Args, bind, call, public_name, ufunc_name
+from dualnumpy.numpy_facts.signatures import (
+    IN_PLACE_OPTIONS,
+    Args,
+    bind,
+    call,
+    parameter_names,
+    public_name,
+    ufunc_name,
+)
 from dualnumpy.rules import registry
 from dualnumpy.rules.kinds import (
     IN_PLACE_MIN_SIZE,
@@ -307,6 +316,14 @@ def function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     return apply(rule, func, name, args, kwargs)
 
 
+@functools.cache
+def _takes_like(func: Any) -> bool:
+    try:
+        return "like" in parameter_names(func)
+    except (TypeError, ValueError):
+        return False
+
+
 # Argument types that hold no Dual: skipped without a walk.
 _PLAIN_TYPES = frozenset({int, float, complex, bool, str, type(None), np.ndarray})
 
@@ -370,14 +387,18 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
     for option, safe in IN_PLACE_OPTIONS.items():  # a Dual's value must not change in place
         if option in values and values[option] != safe:
             values[option] = safe
+    if "like" not in values and _takes_like(func):
+        # NumPy strips like= before it dispatches; a Dual of an inner tag in the values needs
+        # it back, or the constructor would meet that Dual without knowing its type.
+        inner = next((x for v in values.values() for x in _walk(v) if isinstance(x, Dual)), None)
+        if inner is not None:
+            values["like"] = inner
     while isinstance(rule, Switch):
         rule = rule.choose(values)
     if isinstance(rule, NonDiff):
         return call(func, values)
     if isinstance(rule, Unsupported):
         unsupported(name, rule.fix)
-    if type(rule).__name__ == "CustomFn":  # TRANSITION: the old entry points, being converted
-        return rule.apply(func, bound, tag)
     if isinstance(rule, Composite) and rule.own_value:
         return call(rule.compose, bound)
     _refuse_duals_outside(name, bound, rule.args, tag)

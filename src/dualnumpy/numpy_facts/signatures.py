@@ -52,12 +52,13 @@ def ufunc_name(uf: Any) -> str:
     """``np.sin``; ``scipy.special.gammaln`` for a ufunc another library defines."""
     import sys
 
-    if getattr(np, uf.__name__, None) is uf:
-        return f"np.{uf.__name__}"
+    name = str(uf.__name__)
+    if getattr(np, name, None) is uf:
+        return f"np.{name}"
     for module in ("scipy.special",):
-        if getattr(sys.modules.get(module), uf.__name__, None) is uf:
-            return f"{module}.{uf.__name__}"
-    return str(uf.__name__)
+        if getattr(sys.modules.get(module), name, None) is uf:
+            return f"{module}.{name}"
+    return name
 
 
 @dataclass(frozen=True)

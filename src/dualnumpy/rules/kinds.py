@@ -407,6 +407,8 @@ class Custom(_Kind):
     For several outputs it returns one entry per output, ``None`` for an output that
     carries no derivative (an integer exponent, a rank). ``args`` are the
     differentiable arguments (names; positions ``0..nin-1`` for a ufunc, the default).
+    With ``sequence`` the one argument in ``args`` is a sequence of arrays (``*operands``):
+    ``primals`` and ``tangents`` then hold a list for it (``None`` for a constant item).
     """
 
     jvp: CustomJVP
@@ -414,6 +416,7 @@ class Custom(_Kind):
     args: tuple[int | str, ...] = ()
     nin: int = 1
     dependence: Dependence = Dependence.DENSE
+    sequence: bool = False  # as for Linear: the one argument is a sequence (einsum's *operands)
 
     def __post_init__(self) -> None:
         if not self.args:  # a ufunc's rule: every input, by position

@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,11 +37,11 @@ from dualnumpy.core.tangent import align, dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.numpy_facts.sampling import arr, sample
 from dualnumpy.numpy_facts.signatures import Args
-from dualnumpy.rules import kinds
 from dualnumpy.rules.kinds import (
     Bilinear,
     BilinearTerm,
     Composite,
+    Custom,
     Linear,
     NonDiff,
     Params,
@@ -55,20 +54,6 @@ from dualnumpy.rules.kinds import (
 
 # NumPy's stubs cannot know that a Dual dispatches through the array protocols.
 _np: Any = np
-
-
-@dataclass(frozen=True)
-class Custom(kinds.Custom):
-    """``kinds.Custom`` with the ``sequence`` field that ``Linear`` has and it lacks.
-
-    With ``sequence=True`` the one argument in ``args`` is a sequence (einsum's
-    ``*operands``, atleast_1d's ``*arys`` in rules/structure.py): the interpreter splits
-    it item by item, as for ``Linear(..., sequence=True)``, and ``primals``/``tangents``
-    hold lists (``None`` for a constant item). Without it a Dual inside ``*operands``
-    would reach the rule unsplit. Drop this class once ``kinds.Custom`` has the field.
-    """
-
-    sequence: bool = False
 
 
 # ---------------------------------------------------------------- small helpers

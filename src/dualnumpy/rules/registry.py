@@ -93,8 +93,6 @@ def register(func: Any, rule: Rule, *, replace: bool = False) -> None:
 def validated(func: Any, rule: Any) -> Rule:
     """``rule`` checked against ``func``, with ``func`` bound into the kinds that apply it."""
     name = _name(func)
-    if type(rule).__name__ == "CustomFn":  # TRANSITION
-        return rule  # type: ignore[no-any-return]  # TRANSITION
     if not isinstance(rule, _KINDS):
         raise RuleError(f"{name}: a rule must be one of {', '.join(k.__name__ for k in _KINDS)} "
                         f"from dualnumpy.rules; got {type(rule).__name__}")

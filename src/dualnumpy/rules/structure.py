@@ -32,6 +32,7 @@ from dualnumpy.numpy_facts.sampling import LIKE, arr, sample
 from dualnumpy.numpy_facts.signatures import Args
 from dualnumpy.rules.kinds import (
     Composite,
+    Custom,
     CustomJVP,
     Linear,
     NonDiff,
@@ -46,7 +47,6 @@ from dualnumpy.rules.kinds import (
     per_direction,
     primal,
 )
-from dualnumpy.rules.products import Custom  # kinds.Custom with sequence= (see there)
 
 # ---------------------------------------------------------------- small helpers
 
@@ -357,27 +357,6 @@ def _angle(z: Any, deg: bool = False) -> Any:
 # ---------------------------------------------------------------- constructors
 
 
-def _through_like(rule: Rule) -> Callable[[Args], Rule]:
-    """The choice of a constructor reached through like=: always ``rule``, and like= put back.
-
-    NumPy strips ``like`` before it dispatches, and the interpreter calls NumPy on the values
-    alone; with nested Duals those values are still Duals (of a lower tag), which a
-    constructor without like= would turn into a plain array and refuse. The choice puts
-    ``like=`` one of them back into the values the interpreter calls NumPy with, so that
-    the value reaches the inner level through the same rule. (A contract gap: the
-    interpreter could restore like= itself.)
-    """
-
-    def choose(values: Args) -> Rule:
-        if "like" not in values:
-            inner = next((x for v in values.values() for x in _leaves(v) if is_number(x)), None)
-            if inner is not None:
-                values["like"] = inner
-        return rule
-
-    return choose
-
-
 def _full(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     _no_integer_result("np.full", ans)
     return to_shape(tangents["fill_value"], shape_of(ans))
@@ -398,8 +377,6 @@ def _arange(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
     return t
 
 
-_FULL = Custom(_full, (), args=("fill_value",))
-_ARANGE = Custom(_arange, (), args=("start_or_stop", "stop", "step"))
 
 
 def _inexact(*xs: Any) -> np.dtype[Any]:
@@ -595,10 +572,11 @@ STRUCTURE_RULES: dict[Any, Rule] = {
     # --- nonlinear
     np.angle:      Composite(_angle, (sample(A, complex_ok=True), sample(A, deg=True, complex_ok=True)), args=("z",)),
     # --- constructors reached through like=a Dual, differentiable in their data
-    np.full:       Switch(_through_like(_FULL), (sample((3, 4), 2.5, like=LIKE, duals=(1,)), sample((2, 5), V, like=LIKE, duals=(1,)),
-                                                 sample(4, 1.5, np.complex128, like=LIKE, duals=(1,)))),
-    np.arange:     Switch(_through_like(_ARANGE), (sample(0.5, 4.0, 0.75, like=LIKE, duals=(0, 2)),
-                                                   sample(1.5, 3.2, like=LIKE, duals=(0, 1)), sample(3.5, like=LIKE))),
+    np.full:       Custom(_full, (sample((3, 4), 2.5, like=LIKE, duals=(1,)), sample((2, 5), V, like=LIKE, duals=(1,)),
+                                  sample(4, 1.5, np.complex128, like=LIKE, duals=(1,))), args=("fill_value",)),
+    np.arange:     Custom(_arange, (sample(0.5, 4.0, 0.75, like=LIKE, duals=(0, 2)),
+                                    sample(1.5, 3.2, like=LIKE, duals=(0, 1)), sample(3.5, like=LIKE)),
+                          args=("start_or_stop", "stop", "step")),
     np.linspace:   Composite(_linspace, (sample(0.5, 2.0, 5, duals=(0, 1), complex_ok=True),
                                          sample(V, 3.0, 4), sample(0.5, V, 4, endpoint=False, axis=-1, duals=(0, 1)),
                                          sample(1.0, 2.5, 1, duals=(0, 1)),
