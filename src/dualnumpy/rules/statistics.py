@@ -981,8 +981,8 @@ STATISTICS_RULES: dict[Any, Rule] = {
                                                              sample(np.sum, -1, A3, duals=(2,)),
                                                              sample(_pairs, 0, A3, duals=(2,)),
                                                              sample(_scaled_sin, 0, A, 2.0, shift=0.5, duals=(2,)))),
-    np.apply_over_axes:  Composite(_apply_over_axes, (sample(np.sum, A3, [0, 2], duals=(1,)),
-                                                      sample(np.mean, A, -1, duals=(1,))), args=("a",)),
+    np.apply_over_axes:  _user_code_rule(_apply_over_axes, (sample(np.sum, A3, [0, 2], duals=(1,)),
+                                                            sample(np.mean, A, -1, duals=(1,)))),
     # --- results without a derivative: indices, counts, predicates, bin edges
     np.nanargmax:     NonDiff("index", (sample(ANAN, axis=1),)),
     np.nanargmin:     NonDiff("index", (sample(ANAN),)),
