@@ -10,6 +10,7 @@ zero tangent must win over an infinite partial.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -128,6 +129,29 @@ def test_zero_tangent_wins_over_an_infinite_partial(monkeypatch: pytest.MonkeyPa
     fast, _ = _both_ways(lambda: np.sqrt(x), monkeypatch)
     np.testing.assert_array_equal(fast.tangent, [0.0, np.inf, 0.25])
     _check(lambda: np.sqrt(x) + np.log(x) * np.arcsin(x / 8), monkeypatch)
+
+
+@pytest.mark.parametrize("uf", [np.hypot, np.arctan2], ids=lambda u: u.__name__)
+@pytest.mark.parametrize("layout", ["single", "batched", "float32", "scalar"])
+def test_fast_path_at_the_origin_and_on_the_axes(uf: np.ufunc, layout: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """hypot and arctan2 at (0, 0) in every sign of zero and on the axes: bit-identical, no warning."""
+    a = np.array([0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 1.5, -2.0])
+    b = np.array([0.0, 0.0, -0.0, -0.0, 1.5, -2.0, 0.0, -0.0])
+    dtype = np.float32 if layout == "float32" else np.float64
+    rng = np.random.default_rng(6)
+    lead = (3,) if layout == "batched" else ()
+    ta, tb = (rng.standard_normal((*lead, a.size)).astype(dtype) for _ in range(2))
+    a, b = a.astype(dtype), b.astype(dtype)
+    points = [(a[i], b[i], ta[i], tb[i]) for i in range(a.size)] if layout == "scalar" else [(a, b, ta, tb)]
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        for x, y, tx, ty in points:
+            _check(lambda: uf(Dual(x, tx), Dual(y, ty)), monkeypatch)
+            _check(lambda: uf(Dual(x, tx), y), monkeypatch)
+            _check(lambda: uf(x, Dual(y, ty)), monkeypatch)
+    fast, _ = _both_ways(lambda: uf(Dual(a, ta), Dual(b, tb)), monkeypatch)
+    assert np.all(fast.tangent[..., :4] == 0.0)  # the origin
 
 
 def test_inputs_survive_in_place_products(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,6 +122,29 @@ def test_singular_points_mask_zero_directions_like_the_general_path() -> None:
     assert math.isinf(fast.tangent[0]) and fast.tangent[1] == 0.0
 
 
+@pytest.mark.parametrize("ufunc", [np.hypot, np.arctan2], ids=lambda u: u.__name__)
+@pytest.mark.parametrize("point", [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0),
+                                   (0.0, 1.5), (-2.0, -0.0)])
+def test_origin_and_axes_match_the_general_path(ufunc: np.ufunc, point: tuple[float, float]) -> None:
+    """hypot and arctan2 where a coordinate is zero: bit-identical, 0 at the origin, no warning."""
+    x, y = point
+    t, u = (1.0, 0.0, -2.5), (0.5, 1.0, 0.0)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        for batched in (False, True):
+            tt, uu = (t, u) if batched else (t[:1], u[:1])
+            cases = [
+                (ufunc(make_scalar(np.float64(x), tt, 7, batched), make_scalar(np.float64(y), uu, 7, batched)),
+                 ufunc(_general(x, tt, 7, batched), _general(y, uu, 7, batched))),
+                (ufunc(make_scalar(np.float64(x), tt, 7, batched), y), ufunc(_general(x, tt, 7, batched), y)),
+                (ufunc(x, make_scalar(np.float64(y), tt, 7, batched)), ufunc(x, _general(y, tt, 7, batched))),
+            ]
+            for fast, general in cases:
+                _check(fast, general)
+                if x == 0 and y == 0:
+                    assert np.all(np.asarray(fast.tangent) == 0.0)
+
+
 def test_grad_of_scalars_equals_the_array_path() -> None:
     def f(a: Any, b: Any, c: Any) -> Any:
         return np.log((np.sin(a * b) + np.exp(c - a / b)) ** 2) * c + np.sqrt(a * a + b * b) - b ** 3

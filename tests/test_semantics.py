@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import Any
 
 import numpy as np
@@ -9,6 +11,8 @@ import pytest
 
 import dualnumpy as dn
 from dualnumpy import Dual
+from dualnumpy.core import interpreter
+from dualnumpy.core.scalar import ScalarDual
 
 
 def fd_directional(f: Any, z: Any, dz: Any, h: float = 1e-6) -> Any:
@@ -102,6 +106,95 @@ def test_power_edge_cases_have_no_nan() -> None:
     # and the ordinary derivatives stay right
     np.testing.assert_allclose(dn.derivative(lambda e: 2.0**e)(1.5), 2.0**1.5 * np.log(2.0))
     assert dn.derivative(lambda x: x**2.0)(0.0) == 0.0
+
+
+# | `hypot` and `arctan2` at (0, 0) | 0 | the minimum-norm subgradient; no NaN, and no
+#   floating-point warning (0/0 is never computed) |
+# The origin in every sign of zero, and points with one coordinate (a signed) zero.
+_ORIGIN_AND_AXES = [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0),
+                    (0.0, 1.5), (-0.0, -2.0), (1.5, 0.0), (-2.0, -0.0), (0.0, 1e-100)]
+
+
+def _plane_partials(fn: Any, a: float, b: float) -> tuple[float, float]:
+    """The partials of fn(a, b) written out: 0 at the origin, the textbook quotients elsewhere."""
+    if a == 0 and b == 0:
+        return 0.0, 0.0
+    if fn is np.hypot:
+        r = np.hypot(a, b)
+        return a / r, b / r
+    r2 = b * b + a * a  # arctan2(y=a, x=b): (x, -y) / (x**2 + y**2), in the rule's order
+    return b / r2, -a / r2
+
+
+def _strict() -> contextlib.ExitStack:
+    """Warnings as errors and NumPy raising on any floating-point event, for one block."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("error")
+    stack.enter_context(np.errstate(all="raise"))
+    return stack
+
+
+@pytest.mark.parametrize("fn", [np.hypot, np.arctan2], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("path", ["general", "array fast path"])
+def test_hypot_and_arctan2_at_the_origin_and_on_the_axes(fn: Any, path: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(interpreter, "fast_elementwise", path != "general")
+    a = np.array([p[0] for p in _ORIGIN_AND_AXES])
+    b = np.array([p[1] for p in _ORIGIN_AND_AXES])
+    expected = np.array([_plane_partials(fn, x, y) for x, y in _ORIGIN_AND_AXES]).T
+    rng = np.random.default_rng(3)
+    ta, tb = rng.standard_normal((2, 3, a.size))
+    with _strict():
+        # one direction per argument, then three directions at once (batched tangents)
+        for out in (fn(Dual(a, np.ones_like(a)), b), fn(a, Dual(b, np.ones_like(b)))):
+            np.testing.assert_array_equal(out.value, fn(a, b), strict=True)
+            assert np.all(np.signbit(out.value) == np.signbit(fn(a, b)))  # arctan2(-0.0, 0.0) = -0.0
+        np.testing.assert_array_equal(fn(Dual(a, np.ones_like(a)), b).tangent, expected[0])
+        np.testing.assert_array_equal(fn(a, Dual(b, np.ones_like(b))).tangent, expected[1])
+        both = fn(Dual(a, ta), Dual(b, tb))
+        np.testing.assert_array_equal(both.tangent, expected[0] * ta + expected[1] * tb)
+        # float32 stays float32, with the same zeros at the origin (1e-100 is no float32)
+        a32, b32 = a[:-1].astype(np.float32), b[:-1].astype(np.float32)
+        out32 = fn(Dual(a32, np.ones_like(a32)), Dual(b32, np.ones_like(b32)))
+        assert out32.tangent.dtype == np.float32
+        np.testing.assert_array_equal(out32.value, fn(a32, b32), strict=True)
+        np.testing.assert_allclose(out32.tangent, expected[0, :-1] + expected[1, :-1], rtol=1e-6)
+        assert out32.tangent[0] == 0.0
+        # jacfwd: the Jacobian of the elementwise map is diagonal, 0 at the origin
+        j = dn.jacfwd(lambda u, v: fn(u, v), argnums=(0, 1))(a, b)
+        np.testing.assert_array_equal(j[0], np.diag(expected[0]))
+        np.testing.assert_array_equal(j[1], np.diag(expected[1]))
+
+
+@pytest.mark.parametrize("fn", [np.hypot, np.arctan2], ids=lambda f: f.__name__)
+def test_hypot_and_arctan2_at_the_origin_on_scalars_and_nested(fn: Any) -> None:
+    with _strict():
+        for x, y in _ORIGIN_AND_AXES:
+            expected = _plane_partials(fn, x, y)
+            # the scalar fast path: grad of a function of Python floats, two directions at once
+            seen: list[type] = []
+            g = dn.grad(lambda u, v: (seen.append(type(u)), fn(u, v))[1], argnums=(0, 1))(x, y)
+            assert seen == [ScalarDual] and g == expected, (x, y, g)
+            assert dn.derivative(lambda u: fn(u, y))(x) == expected[0]
+            assert dn.derivative(lambda v: fn(x, v))(y) == expected[1]
+            value, t = dn.jvp(fn, (x, y), (1.0, -1.0))
+            assert value == fn(x, y) and np.signbit(value) == np.signbit(fn(x, y))
+            assert t == expected[0] * 1.0 + expected[1] * -1.0
+            # nested: the Hessian exists off the origin and is finite; at the origin the
+            # convention gives 0 (the partial selected there is the constant 0)
+            h = dn.hessian(lambda v: fn(v[0], v[1]))(np.array([x, y]))
+            assert np.all(np.isfinite(h)), (x, y, h)
+            h_scalar = dn.hessian(lambda u, v: fn(u, v), argnums=(0, 1))(x, y)
+            np.testing.assert_array_equal(np.array(h_scalar, dtype=float), h)
+            if x == 0 and y == 0:
+                np.testing.assert_array_equal(h, np.zeros((2, 2)))
+        # the Hessian off the origin against the textbook second derivatives
+        h = dn.hessian(lambda v: fn(v[0], v[1]))(np.array([0.0, 2.0]))
+        if fn is np.hypot:  # d2/dx2 = y**2 / r**3, d2/dy2 = x**2 / r**3, d2/dxdy = -xy / r**3
+            np.testing.assert_allclose(h, [[0.5, 0.0], [0.0, 0.0]], rtol=1e-15)
+        else:  # arctan2(y, x) at y = 0, x = 2: d2/dy2 = d2/dx2 = 0, d2/dydx = (y**2 - x**2) / r**4
+            np.testing.assert_allclose(h, [[0.0, -0.25], [-0.25, 0.0]], rtol=1e-15)
 
 
 # | `where(c, a, b)` | selects tangents elementwise |

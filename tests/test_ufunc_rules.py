@@ -1,10 +1,12 @@
 """Tests generated from the ufunc rule table ``dualnumpy.rules.ufuncs.UFUNC_RULES``.
 
-Every differentiable line (Elementwise, Linear, Custom, PiecewiseConstant) is checked on
+Every differentiable line (Elementwise, Linear, Bilinear, Custom, PiecewiseConstant) is checked on
 values drawn from its own ``domain``: the value is exactly NumPy's, the tangent agrees with a
 Richardson-extrapolated central difference (also along complex directions for ``complex_ok``
 rules), k stacked directions equal k single ones, the tangent is linear in the seed, and
-float32 stays float32. Binary ufuncs also get ``reduce``, ``accumulate`` and ``outer``.
+float32 stays float32, and (f) under ``np.errstate(all="raise")`` with warnings as errors a
+finite derivative raises nothing (the points include 0, -0.0 and the interval's ends, so
+hypot and arctan2 meet the origin). Binary ufuncs also get ``reduce``, ``accumulate`` and ``outer``.
 Adding a line to the table is all it takes to have it tested; a differentiable line without
 a usable domain fails ``test_rule_is_well_formed``.
 """
@@ -15,6 +17,7 @@ import functools
 import itertools
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,7 +29,9 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing.overrides import get_overridable_numpy_ufuncs
 
 from dualnumpy import Dual
-from dualnumpy.rules import Custom, Domain, Elementwise, NonDiff, Unsupported
+from dualnumpy.core import interpreter as _dispatch
+from dualnumpy.core import scalar as _scalar
+from dualnumpy.rules import Bilinear, Custom, Domain, Elementwise, NonDiff, Unsupported
 from dualnumpy.rules.ufuncs import UFUNC_RULES, UNRELIABLE_REDUCE, differentiable
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -406,6 +411,92 @@ def test_float32_stays_float32(uf: np.ufunc, data: st.DataObject) -> None:
             assert t.dtype == np.asarray(e).dtype, f"output {i}: {t.dtype} tangent for a {np.asarray(e).dtype} value"
         np.testing.assert_allclose(t, w, rtol=1e-4, atol=1e-4 * scale(w),
                                    err_msg=f"output {i}: the float32 tangent against float64")
+
+
+# ---------------------------------------------------------------- (f) no floating-point warnings where the answer exists
+
+RAISING = [uf for uf in DIFF if isinstance(UFUNC_RULES[uf], (Elementwise, Bilinear, Custom))]
+TINY = 1e-100  # nonzero magnitudes below this become 0 (see _clear_of_underflow)
+
+
+def _snap(v: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(v) < TINY, np.copysign(0.0, v), v)
+
+
+def _clear_of_underflow(x: np.ndarray) -> np.ndarray:
+    """Magnitudes in (0, TINY) become zeros of the same sign (real and imaginary parts apart).
+
+    Under ``all="raise"`` an underflow raises too, and the product of two such numbers (a tangent
+    1e-200 times a partial 1e-200) underflows whatever the rule: rounding, not a singular
+    partial. Exact zeros are kept (they are the interesting points), and products of up to three
+    sampled numbers stay clear of the subnormals.
+    """
+    if x.dtype.kind == "c":
+        return _snap(x.real) + 1j * _snap(x.imag)
+    return _snap(x)
+
+
+def _special_points(data: st.DataObject, x: np.ndarray, interval: tuple[float, float]) -> np.ndarray:
+    """Some entries replaced by the ends of the interval, or by 0.0 or -0.0.
+
+    The zeros come even where the domain leaves them out (hypot's is y >= 0.5, kept clear
+    of the origin for the finite differences): 0 is where partials divide, and the test
+    asserts only where NumPy's value is quiet and the derivative is finite.
+    """
+    lo, hi = interval
+    special = [0.0, -0.0, lo, hi]  # zeros first: hypothesis draws small integers more often
+    pick = data.draw(hnp.arrays(np.int64, np.shape(x), elements=st.integers(0, len(special) + 1)))
+    replaced = np.where(pick < len(special), np.array(special)[np.minimum(pick, len(special) - 1)], np.real(x))
+    return replaced + 1j * np.imag(x) if np.iscomplexobj(x) else replaced
+
+
+@pytest.mark.parametrize("uf", RAISING, ids=_name)
+@SETTINGS
+@given(data=st.data())
+def test_no_floating_point_warning_where_the_derivative_exists(uf: np.ufunc, data: st.DataObject) -> None:
+    """Under ``np.errstate(all="raise")``, with warnings as errors, a JVP whose value and tangent
+    are finite raises nothing: no rule may compute 0/0, x/0 or an overflow it then masks. The
+    general path, the array fast path and the scalar fast path (ScalarDual) are each run."""
+    dom = _domain(uf)
+    args, duals, shapes = draw_call(data, uf, complex_=_complex_ok(uf) and data.draw(st.booleans()))
+    args = [a if i in dom.integer_args else
+            _clear_of_underflow(_special_points(data, a, dom.intervals[i]))
+            for i, a in enumerate(args)]
+    lead = (draw_k(data, shapes),) if data.draw(st.booleans()) else ()
+    dirs = [None if t is None else _clear_of_underflow(t) for t in draw_dirs(data, args, duals, lead)]
+    with np.errstate(all="ignore"):
+        expected = outputs(uf(*args))
+        tangents = tangents_of(uf(*with_duals(args, duals, dirs)))
+    # where NumPy's own value raises, the warning is NumPy's (no domain has such points today)
+    try:
+        with np.errstate(all="raise"):
+            uf(*args)
+    except FloatingPointError:
+        assume(False)
+    # an infinite or NaN derivative may warn: it has no finite answer to protect
+    assume(all(np.all(np.isfinite(e)) for e in expected if is_inexact(e)))
+    assume(all(t is None or np.all(np.isfinite(t)) for t in tangents))
+    calls: list[Callable[[], Any]] = [lambda: uf(*with_duals(args, duals, dirs))]
+    if uf.nout == 1 and uf.signature is None and not any(np.iscomplexobj(a) for a in args) and (
+            uf in _scalar._UNARY or uf in _scalar._BINARY):
+        # the first element of each argument as a ScalarDual, or a Python constant
+        first = [np.ravel(a)[0] for a in args]
+        seeds = [None if t is None else tuple(float(v) for v in np.reshape(t, (*lead, -1))[..., 0].ravel())
+                 for t in dirs]
+        inputs = [_scalar.make_scalar(np.float64(v), seed, 7, bool(lead)) if seed is not None
+                  else (int(v) if i in dom.integer_args else float(v))
+                  for i, (v, seed) in enumerate(zip(first, seeds, strict=True))]
+        calls.append(lambda: uf(*inputs))
+    for fast in (True, False):
+        saved = _dispatch.fast_elementwise
+        _dispatch.fast_elementwise = fast
+        try:
+            for call in calls:
+                with warnings.catch_warnings(), np.errstate(all="raise"):
+                    warnings.simplefilter("error")
+                    call()
+        finally:
+            _dispatch.fast_elementwise = saved
 
 
 # ---------------------------------------------------------------- gufuncs: core dimensions

@@ -60,6 +60,48 @@ def _where_zero(cond: ArrayLike, value: ArrayLike) -> ArrayLike:
     return np.where(cond, 0.0, value)
 
 
+def _any(mask: Any) -> bool:
+    """Whether a comparison holds anywhere: a bool (a 0-d Dual compares to one) or an array."""
+    return bool(mask) if type(mask) is bool or type(mask) is np.bool_ else bool(mask.any())
+
+
+def _quotient_or_zero(at_origin: ArrayLike, numerator: ArrayLike, denominator: ArrayLike) -> ArrayLike:
+    """``numerator / denominator``, and 0 where ``at_origin`` (there both are 0).
+
+    The denominator is made 1 at the origin before dividing, so 0/0 is never computed:
+    no RuntimeWarning, no FloatingPointError under ``np.seterr(all="raise")``, and no
+    ``singular=True`` (its silencing and masking) is needed. Elsewhere the quotient is
+    the plain one, bit for bit; NumPy calls only, so nested Duals dispatch (and their
+    tangent is 0 at the origin too: a Hessian there is 0, not the derivative of v / 1).
+    """
+    return np.where(at_origin, 0.0, numerator / np.where(at_origin, 1.0, denominator))
+
+
+def _hypot_partial(ans: ArrayLike, v: ArrayLike) -> ArrayLike:
+    """d hypot(x, y) / dv = v / hypot(x, y), for v = x or y; 0 at the origin (the only zero
+    of hypot, where the subgradients form the unit disc: the minimum-norm one is 0)."""
+    at_origin = ans == 0
+    if not _any(at_origin):  # the common case: the plain quotient, without a select
+        return v / ans
+    return _quotient_or_zero(at_origin, v, ans)
+
+
+def _arctan2_partial(numerator: ArrayLike, y: ArrayLike, x: ArrayLike) -> ArrayLike:
+    """d arctan2(y, x) = (x dy - y dx) / (x**2 + y**2): ``numerator`` is x for dy and -y for dx;
+    0 at the origin (the convention of hypot).
+
+    The origin is found from x and y, not from x*x + y*y: that sum also underflows to 0 for
+    nonzero inputs below about 1e-162, where masking it would hide a large derivative. There
+    (and above about 1e154, where it overflows) the quotient warns as it always did; a
+    power-of-two rescaling would fix it (bit-identical while x*x + y*y stays normal) at about
+    twice the cost.
+    """
+    r2 = x * x + y * y
+    if not _any(r2 == 0):  # no origin here (r2 is 0 there): the plain quotient
+        return numerator / r2
+    return _quotient_or_zero((x == 0) & (y == 0), numerator, r2)
+
+
 # ---------------------------------------------------------------- custom rules
 
 
@@ -293,11 +335,13 @@ UFUNC_RULES: dict[np.ufunc, Rule] = {
     np.arccos:       Elementwise((lambda ans, x: -1.0 / (np.sqrt(x - (-1.0)) * np.sqrt(-x - (-1.0))),),
                                  UNIT_OPEN_C, singular=True),
     np.arctan:       Elementwise((lambda ans, x: 1.0 / (1.0 + x * x),), REAL_C),
-    np.arctan2:      Elementwise((lambda ans, y, x: _where_zero((x == 0) & (y == 0), x / (x * x + y * y)),
-                                  lambda ans, y, x: _where_zero((x == 0) & (y == 0), -y / (x * x + y * y))),
+    # 0 at the origin without computing 0/0 there; finite wherever x*x + y*y neither under-
+    # nor overflows, so no singular=True. tests/test_semantics.py samples the origin and axes.
+    np.arctan2:      Elementwise((lambda ans, y, x: _arctan2_partial(x, y, x),
+                                  lambda ans, y, x: _arctan2_partial(-y, y, x)),
                                  domain((-2.0, 2.0), (0.5, 2.0))),
-    np.hypot:        Elementwise((lambda ans, x, y: _where_zero(ans == 0, x / ans),
-                                  lambda ans, x, y: _where_zero(ans == 0, y / ans)),
+    np.hypot:        Elementwise((lambda ans, x, y: _hypot_partial(ans, x),
+                                  lambda ans, x, y: _hypot_partial(ans, y)),
                                  domain((-2.0, 2.0), (0.5, 2.0))),
     np.sinh:         Elementwise((lambda ans, x: np.cosh(x),), REAL_C),
     np.cosh:         Elementwise((lambda ans, x: np.sinh(x),), REAL_C),
