@@ -316,6 +316,9 @@ def function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     return apply(rule, func, name, args, kwargs)
 
 
+_IN_PLACE_NAMES = frozenset(IN_PLACE_OPTIONS)
+
+
 @functools.cache
 def _takes_like(func: Any) -> bool:
     try:
@@ -384,9 +387,8 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
         return call(func, bound)
     tag = duals[0].tag if len(duals) == 1 else max(d.tag for d in duals)
     values = values_at(bound, tag)
-    for option, safe in IN_PLACE_OPTIONS.items():  # a Dual's value must not change in place
-        if option in values and values[option] != safe:
-            values[option] = safe
+    if _IN_PLACE_NAMES & values.keys():  # a Dual's value must not change in place
+        values.update({option: safe for option, safe in IN_PLACE_OPTIONS.items() if option in values})
     if "like" not in values and _takes_like(func):
         # NumPy strips like= before it dispatches; a Dual of an inner tag in the values needs
         # it back, or the constructor would meet that Dual without knowing its type.
@@ -407,23 +409,18 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
         return _replace_value(call(rule.compose, bound), ans, tag)
     if not isinstance(rule, TANGENT_KINDS):
         raise AssertionError(f"{name}: unknown rule kind {type(rule).__name__}")
-    flat: list[Any] = []
-    layout: list[tuple[Any, int | None]] = []  # (argument, how many items if a sequence)
-    sequence = getattr(rule, "sequence", False)
-    for arg in rule.args:
-        if arg in bound:
-            items = list(bound[arg]) if sequence else [bound[arg]]
-            flat.extend(items)
-            layout.append((arg, len(items) if sequence else None))
-    flat_values, flat_tangents, batched = split(flat, tag)  # one k for every Dual of the tag
     primals: dict[str, Any] = {}
     tangents: dict[str, Any] = {}
-    at = 0
-    for arg, count in layout:
-        if count is None:
-            primals[arg], tangents[arg] = flat_values[at], flat_tangents[at]
-            at += 1
-        else:
+    names = [arg for arg in rule.args if arg in bound]
+    if not getattr(rule, "sequence", False):
+        flat_values, flat_tangents, batched = split([bound[arg] for arg in names], tag)
+        for arg, value, t in zip(names, flat_values, flat_tangents, strict=True):
+            primals[arg], tangents[arg] = value, t
+    else:  # one k for every Dual of the tag, across the items of every sequence
+        counts = [len(bound[arg]) for arg in names]
+        flat_values, flat_tangents, batched = split([x for arg in names for x in bound[arg]], tag)
+        at = 0
+        for arg, count in zip(names, counts, strict=True):
             # Nested lists of plain numbers are constants: as arrays, so that their shapes count.
             primals[arg] = [np.asarray(v) if isinstance(v, (list, tuple)) else v
                             for v in flat_values[at:at + count]]
