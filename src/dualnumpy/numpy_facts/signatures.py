@@ -43,6 +43,8 @@ def public_name(func: Any) -> str:
     module = getattr(func, "__module__", "numpy") or "numpy"
     if not module.startswith("numpy"):  # a rule registered for another library's function
         return f"{module}.{func.__name__}"
+    if module in ("numpy.lib.scimath", "numpy.lib._scimath_impl"):  # NumPy's public name for the namespace
+        return f"np.emath.{func.__name__}"
     prefix = "np." + module.removeprefix("numpy").lstrip(".") + "." if module != "numpy" else "np."
     return prefix.replace("np._core.", "np.").replace("..", ".") + str(func.__name__)
 

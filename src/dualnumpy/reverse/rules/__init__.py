@@ -57,8 +57,9 @@ import collections
 import sys
 from typing import Any
 
+from ...numpy_facts.signatures import public_name
 from ..node import use_rules
-from .common import Case, FunctionRule, _missing, getitem, index_update, public_name
+from .common import Case, FunctionRule, _missing, getitem, index_update
 from .fft import FFT_VJPS
 from .functions import CORE_FUNCTION_VJPS
 from .linalg import LINALG_VJPS

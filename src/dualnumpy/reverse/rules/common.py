@@ -1,7 +1,7 @@
 """The shared machinery of the reverse reference's VJP tables.
 
 What more than one topic module uses: building nodes (``node``, ``with_value``,
-``_composite``), binding arguments (``public_name``, ``_bind``),
+``_composite``), binding arguments (``_bind``),
 cotangent arithmetic (``times``, ``scatter``, ``_axes``, ``_expand``), the test
 sample points of function rules (``Case``) and the shapes several tables share, the
 pullbacks that the ufunc methods and the reduction functions share (``clip``,
@@ -10,10 +10,9 @@ multilinear einsum node (matrix-product ufuncs and the products), the rule of co
 functions (``_gather``, applied to arrays of element positions) and indexing a Var
 (``getitem``, ``index_update``).
 
-Signatures come from ``dualnumpy.numpy_facts`` (shared with the forward mode: not
-calculus). ``_bind`` adds the reference's own refusals (``out=``, ``where=``) and
-``public_name`` its own naming of the emath/stride_tricks/polynomial namespaces. Like the
-rest of the reference, nothing here comes from ``dualnumpy.rules``.
+Signatures and public names come from ``dualnumpy.numpy_facts`` (shared with the forward
+mode: not calculus); ``_bind`` adds the reference's own refusals (``out=``, ``where=``).
+Like the rest of the reference, nothing here comes from ``dualnumpy.rules``.
 """
 
 from __future__ import annotations
@@ -35,18 +34,6 @@ Array = Any
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def public_name(func: Any) -> str:
-    """``np.sum``, ``np.linalg.inv``, ``np.emath.sqrt``: how a NumPy function is named."""
-    module = getattr(func, "__module__", "") or ""
-    name = getattr(func, "__name__", repr(func))
-    for prefix, public in (("numpy.lib.scimath", "emath"), ("numpy.lib.stride_tricks", "lib.stride_tricks"),
-                           ("numpy.linalg", "linalg"), ("numpy.fft", "fft"), ("numpy.random", "random"),
-                           ("numpy.polynomial", "polynomial")):
-        if module.startswith(prefix):
-            return f"np.{public}.{name}"
-    return f"np.{name}"
 
 
 def _missing(name: str, why: str = "") -> NoReference:
