@@ -130,3 +130,15 @@ def test_rules_never_import_the_dual_or_the_interpreter() -> None:
             continue
         reached = {m for m, _ in _imports(name)}
         assert not {m for m in reached if any(m == f or m.startswith(f + ".") for f in forbidden)}, name
+
+
+def test_the_reverse_gathers_only_what_numpy_facts_says_moves_elements() -> None:
+    import numpy as np
+    import pytest
+
+    from dualnumpy.reverse import rules as reverse_rules
+    from dualnumpy.reverse.rules import common
+
+    reverse_rules._check_gathers(reverse_rules.FUNCTION_VJPS)
+    with pytest.raises(ImportError, match=r"np\.sum"):
+        reverse_rules._check_gathers({np.sum: common.FunctionRule(common._gather, ())})

@@ -57,9 +57,10 @@ import collections
 import sys
 from typing import Any
 
+from ...numpy_facts.movement import MOVES_ELEMENTS
 from ...numpy_facts.signatures import public_name
 from ..node import use_rules
-from .common import Case, FunctionRule, _missing, getitem, index_update
+from .common import Case, FunctionRule, _gather, _missing, getitem, index_update
 from .fft import FFT_VJPS
 from .functions import CORE_FUNCTION_VJPS
 from .linalg import LINALG_VJPS
@@ -96,6 +97,18 @@ def _merge(*tables: dict[Any, FunctionRule]) -> dict[Any, FunctionRule]:
 #: Every function rule of the reference, from the topic tables.
 FUNCTION_VJPS: dict[Any, FunctionRule] = _merge(CORE_FUNCTION_VJPS, PRODUCT_VJPS, LINALG_VJPS, STATISTICS_VJPS,
                                                 STRUCTURE_VJPS, FFT_VJPS)
+
+
+def _check_gathers(rules: dict[Any, FunctionRule]) -> None:
+    """The gather pullback (the transpose of a selection) is right only for functions that
+    only move elements: numpy_facts says which those are."""
+    wrong = sorted(public_name(f) for f, rule in rules.items() if rule.apply is _gather and f not in MOVES_ELEMENTS)
+    if wrong:
+        raise ImportError(f"reverse rules give the gather pullback to functions that numpy_facts does not "
+                          f"list as only moving elements: {wrong}")
+
+
+_check_gathers(FUNCTION_VJPS)
 
 
 def apply_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
