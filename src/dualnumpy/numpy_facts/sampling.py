@@ -13,6 +13,15 @@ from typing import Any
 
 import numpy as np
 
+# Intervals where the elementary functions are smooth and well inside their domains, shared by
+# the forward tables and the reverse reference so that both test a function on the same ground.
+#: The real line, as far as sampling goes.
+REAL_LINE: tuple[float, float] = (-3.0, 3.0)
+#: Positive and away from 0 (logarithms, square roots, reciprocals).
+POSITIVE: tuple[float, float] = (0.2, 4.0)
+#: Inside (-1, 1) (arcsin, arctanh).
+OPEN_UNIT: tuple[float, float] = (-0.9, 0.9)
+
 
 @dataclass(frozen=True)
 class Domain:

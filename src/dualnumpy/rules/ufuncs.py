@@ -16,7 +16,7 @@ from numpy._core import umath as _umath
 
 from dualnumpy.core.tangent import align, shape_of, to_shape
 from dualnumpy.core.types import ArrayLike
-from dualnumpy.numpy_facts.sampling import Domain, domain
+from dualnumpy.numpy_facts.sampling import OPEN_UNIT, POSITIVE, REAL_LINE, Domain, domain
 from dualnumpy.rules.kinds import (
     MINUS_ONE,
     NO_PARAMS,
@@ -47,12 +47,12 @@ LN10 = math.log(10.0)
 
 
 # Sampling domains shared by many lines.
-REAL = domain((-3.0, 3.0))
-REAL_C = domain((-3.0, 3.0), complex_ok=True)
-POSITIVE_C = domain((0.2, 4.0), complex_ok=True)
-UNIT_OPEN_C = domain((-0.9, 0.9), complex_ok=True)
-PAIR = domain((-3.0, 3.0), (-3.0, 3.0))
-PAIR_C = domain((-3.0, 3.0), (-3.0, 3.0), complex_ok=True)
+REAL = domain(REAL_LINE)
+REAL_C = domain(REAL_LINE, complex_ok=True)
+POSITIVE_C = domain(POSITIVE, complex_ok=True)
+UNIT_OPEN_C = domain(OPEN_UNIT, complex_ok=True)
+PAIR = domain(REAL_LINE, REAL_LINE)
+PAIR_C = domain(REAL_LINE, REAL_LINE, complex_ok=True)
 QUOTIENT = domain((0.2, 0.8), (1.0, 2.0))  # x / y stays between kinks
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy._core import umath as _umath
 
+from ...numpy_facts.sampling import OPEN_UNIT, POSITIVE, REAL_LINE
 from ..node import NoReference, Var, value_of
 from .common import (
     _accumulate_add,
@@ -234,9 +235,7 @@ def _sigmoid(z: Any) -> Any:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-REAL = (-3.0, 3.0)
-POS = (0.2, 4.0)
-UNIT = (-0.9, 0.9)
+REAL, POS, UNIT = REAL_LINE, POSITIVE, OPEN_UNIT  # numpy_facts.sampling: the forward tables' too
 _S1 = UfuncSample((REAL,))
 _S2 = UfuncSample((REAL, REAL))
 _MATMUL_SHAPES = (((2, 3, 4), (4, 2)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)),
