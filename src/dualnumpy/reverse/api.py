@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..numpy_facts.trees import TreeDef, flatten, unflatten
 from . import rules
 from .node import Var, backward, inexact_dtype
 
@@ -44,42 +45,37 @@ def _is_node(tree: Any) -> bool:
 
 
 def _flatten(tree: Any) -> tuple[list[Any], Callable[[Sequence[Any]], Any]]:
-    """The leaves of nested tuples, lists (named tuples too) and dicts, and how to rebuild."""
-    if not _is_node(tree):
-        return [tree], lambda leaves: leaves[0]
-    keys = list(tree) if isinstance(tree, dict) else list(range(len(tree)))
-    parts = [_flatten(tree[k]) for k in keys]
-    sizes = [len(leaves) for leaves, _ in parts]
-
-    def rebuild(leaves: Sequence[Any]) -> Any:
-        items, start = [], 0
-        for (_, sub), n in zip(parts, sizes, strict=True):
-            items.append(sub(leaves[start:start + n]))
-            start += n
-        if isinstance(tree, dict):
-            return dict(zip(keys, items, strict=True))
-        if hasattr(tree, "_fields"):  # a named tuple such as slogdet's result
-            return type(tree)(*items)
-        return type(tree)(items)
-
-    return [leaf for leaves, _ in parts for leaf in leaves], rebuild
+    """The leaves of a pytree (numpy_facts.trees, as the forward mode reads one), and how to rebuild."""
+    leaves, treedef = flatten(tree)
+    return leaves, lambda new: unflatten(treedef, list(new))
 
 
 def _flatten_like(template: Any, tree: Any, where: str) -> list[Any]:
-    """The leaves of ``tree``, which has the structure of ``template`` (None: all None)."""
-    if not _is_node(template):
+    """The leaves of ``tree``, which has the structure of ``template``; a ``None`` anywhere in
+    ``tree`` stands for zeros of that whole part, and a list may stand for a tuple."""
+    return _leaves_like(flatten(template)[1], tree, where)
+
+
+def _leaves_like(treedef: TreeDef, tree: Any, where: str) -> list[Any]:
+    if treedef.kind == "leaf":
         return [tree]
-    keys = list(template) if isinstance(template, dict) else list(range(len(template)))
+    if treedef.kind == "none":
+        return []
     if tree is None:
-        return [leaf for k in keys for leaf in _flatten_like(template[k], None, where)]
-    if isinstance(template, dict):
+        return [None] * treedef.num_leaves
+    if treedef.kind == "dict":
+        keys = list(treedef.meta)
         if not isinstance(tree, dict) or set(tree) != set(keys):
             raise ValueError(f"{where}: the output is a dict with keys {keys}; pass a cotangent dict "
                              f"with the same keys")
-    elif not isinstance(tree, (tuple, list)) or len(tree) != len(template):
-        raise ValueError(f"{where}: the output is a {type(template).__name__} of {len(template)} "
-                         f"entries; pass a tuple of {len(template)} cotangents")
-    return [leaf for k in keys for leaf in _flatten_like(template[k], tree[k], f"{where}[{k!r}]")]
+        return [leaf for k, child in zip(keys, treedef.children, strict=True)
+                for leaf in _leaves_like(child, tree[k], f"{where}[{k!r}]")]
+    n = len(treedef.children)
+    if not isinstance(tree, (tuple, list)) or len(tree) != n:
+        kind = treedef.meta.__name__ if treedef.kind == "namedtuple" else treedef.kind
+        raise ValueError(f"{where}: the output is a {kind} of {n} entries; pass a tuple of {n} cotangents")
+    return [leaf for k, child in enumerate(treedef.children)
+            for leaf in _leaves_like(child, tree[k], f"{where}[{k!r}]")]
 
 
 def vjp(f: Fun, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
