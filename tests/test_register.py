@@ -110,3 +110,5 @@ def test_kinds_state_their_structure() -> None:
     assert rules.UFUNC_RULES[np.matmul].dependence is Dependence.DENSE
     assert rules.UFUNC_RULES[np.floor].dependence is Dependence.NONE
     assert rules.FUNCTION_RULES[np.mean].dependence is Dependence.COMPOSED
+    assert rules.FUNCTION_RULES[np.sum].dependence is Dependence.REDUCTION
+    assert rules.FUNCTION_RULES[np.linalg.solve].dependence is Dependence.DENSE

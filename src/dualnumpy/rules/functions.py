@@ -23,6 +23,7 @@ from dualnumpy.numpy_facts.signatures import Args, public_name
 from dualnumpy.rules.kinds import (
     Composite,
     Custom,
+    Dependence,
     Linear,
     NonDiff,
     Params,
@@ -313,7 +314,8 @@ def _on_matrix(**kwargs: Any) -> Sample:
 FUNCTION_RULES: dict[Any, Rule] = {
     # --- reductions and statistics
     np.sum:        Linear((_on_matrix(), _on_matrix(axis=1), _on_matrix(axis=(0, 1), keepdims=True),
-                                                sample(A3, axis=-1), sample(V)), arg="a", tangent=_sum_tangent),
+                           sample(A3, axis=-1), sample(V)), arg="a", tangent=_sum_tangent,
+                          dependence=Dependence.REDUCTION),
     np.mean:       Composite(_mean, (_on_matrix(), _on_matrix(axis=0, keepdims=True), sample(A3, axis=(0, 2)))),
     np.prod:       Composite(_reduction(np.multiply), (_on_matrix(), _on_matrix(axis=1), sample(V * 0 + [0, 2, 3, 1, 2]))),
     np.max:        Switch(_CHOOSE_MAX, (sample(A), sample(A, axis=0), sample(A3, axis=(1, 2), keepdims=True),
@@ -339,7 +341,8 @@ FUNCTION_RULES: dict[Any, Rule] = {
     np.expand_dims: Linear((sample(A, 1), sample(A, (0, -1))), arg="a", tangent=_expand_dims_tangent),
     np.broadcast_to: Linear((sample(V, (3, 5)), sample(arr(3, 1), (2, 3, 4))), arg="array", tangent=_broadcast_to_tangent),
     np.diagonal:   Linear((sample(SQ), sample(A3, 1, 1, 2)), arg="a", tangent=_diagonal_tangent),
-    np.trace:      Linear((sample(SQ, complex_ok=True), sample(A3, -1, 0, 2)), arg="a", tangent=_trace_tangent),
+    np.trace:      Linear((sample(SQ, complex_ok=True), sample(A3, -1, 0, 2)), arg="a", tangent=_trace_tangent,
+                          dependence=Dependence.REDUCTION),
     np.repeat:     Linear((sample(A, 2), sample(A, [1, 0, 2], axis=0)), arg="a", tangent=_repeat_tangent),
     np.take:       Linear((sample(A, [0, 5, 5, 11]), sample(A, [[0, 2], [1, 1]], axis=1)), arg="a", tangent=_take_tangent),
     np.take_along_axis: Linear((sample(A, np.argsort(A, axis=1), axis=1), sample(V, np.array([4, 0, 0]), axis=None)), arg="arr", tangent=_take_along_axis_tangent),
