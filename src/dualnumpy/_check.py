@@ -189,7 +189,7 @@ def _function_cases(rng: np.random.Generator) -> Iterator[Case]:
     for func, rule in ordered:
         name = public_name(func)
         kind = type(rule).__name__
-        samples: tuple[Sample, ...] = _kinds.samples_of(rule)
+        samples: tuple[Sample, ...] = rule.samples
         if isinstance(rule, (_kinds.Unsupported, _kinds.NonDiff)):
             check = "refused" if isinstance(rule, _kinds.Unsupported) else "nondiff"
             if not samples:

@@ -12,15 +12,11 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from dualnumpy.core import interpreter
-from dualnumpy.core.interpreter import batched_tangent, wrap
+from dualnumpy.core.interpreter import batched_tangent, is_dual, wrap
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype, to_shape
 
 if TYPE_CHECKING:
     from dualnumpy.core.dual import Dual
-
-
-def _is_dual(x: Any) -> bool:
-    return isinstance(x, interpreter.Dual)
 
 
 def _flat(items: Sequence[Any]) -> list[Any]:
@@ -67,11 +63,11 @@ def index_update(x: Dual, index: Any, new: Any, how: str) -> Dual:
     tag = x.tag
     if isinstance(new, interpreter.Dual) and new.tag > tag:
         return index_update(_zero_lift(x, new), index, new, how)
-    new_value, new_t = (new.value, batched_tangent(new)) if _is_dual(new) and new.tag == tag else (new, None)
+    new_value, new_t = (new.value, batched_tangent(new)) if is_dual(new) and new.tag == tag else (new, None)
     value = x.value
-    if _is_dual(new_value) and not _is_dual(value):
+    if is_dual(new_value) and not is_dual(value):
         value = _zero_lift(value, new_value)
-    if _is_dual(value):
+    if is_dual(value):
         updater = value.at[index]
         out_value = updater.set(new_value) if how == "set" else updater.add(new_value)
     else:
@@ -93,9 +89,9 @@ def index_update(x: Dual, index: Any, new: Any, how: str) -> Dual:
     tindex = _tangent_index(index)
     src = None if new_t is None else np.moveaxis(
         to_shape(new_t, shape_of(ans_shape_probe(value, index))), 0, -1)
-    if new_t is not None and _is_dual(src) and not _is_dual(t):
+    if new_t is not None and is_dual(src) and not is_dual(t):
         t = _zero_lift(t, new_t)
-    if _is_dual(t):
+    if is_dual(t):
         updater = np.moveaxis(t, 0, -1).at[tindex]
         t_last = updater.set(0.0 if src is None else src) if how == "set" else (
             updater.add(0.0 if src is None else src))

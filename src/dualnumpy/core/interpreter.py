@@ -195,7 +195,7 @@ def ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, 
         ans = uf(*values, **kwargs)
         t = rule.jvp(ans, values, tangents, kwargs)  # type: ignore[union-attr]
         if uf.nout > 1:
-            return tuple(o if to is None else wrap(o, to, tag, batched) for o, to in zip(ans, t, strict=True))
+            return wrap_result(ans, t, tag, batched)
         return wrap(ans, t, tag, batched)
     if method == "outer":
         a, b = inputs
@@ -437,12 +437,8 @@ def _replace_value(composed: Any, ans: Any, tag: int) -> Any:
         outs = [_replace_value(c, a, tag) for c, a in zip(composed, ans, strict=True)]
         return type(ans)(*outs) if hasattr(ans, "_fields") else type(composed)(outs)
     if isinstance(composed, Dual) and composed.tag == tag:
-        # The tangent follows NumPy's result dtype, as wrap() does (np.interp gives float64
-        # for float32 input; a composition on the float32 values would not).
-        t = composed.tangent
-        dtype = tangent_dtype(dtype_of(ans))
-        if isinstance(t, np.ndarray) and t.dtype != dtype:
-            t = t.astype(dtype)
-        return make(ans, t, tag)
+        # wrap() casts the tangent to NumPy's result dtype (np.interp gives float64 for float32
+        # input; a composition on the float32 values would not); the layout is the stored one.
+        return wrap(ans, composed.tangent, tag, batched=True)
     return ans
 

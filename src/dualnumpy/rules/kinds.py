@@ -213,17 +213,11 @@ Primals = Sequence[Any] | Mapping[Any, Any]
 TangentsIn = Sequence[Any] | Mapping[Any, Any]
 
 
-def _tangent(tangents: TangentsIn, arg: int | str) -> Any:
-    """The tangent of ``arg`` (a position or a name), None for an argument not given."""
-    if type(tangents) is dict or isinstance(tangents, Mapping):  # the exact type first: no ABC check
-        return tangents.get(arg)
-    return tangents[arg] if isinstance(arg, int) and arg < len(tangents) else None
-
-
-def _primal(primals: Primals, arg: int | str) -> Any:
-    if type(primals) is dict or isinstance(primals, Mapping):
-        return primals.get(arg)
-    return primals[arg] if isinstance(arg, int) and arg < len(primals) else None
+def _argument(given: Primals | TangentsIn, arg: int | str) -> Any:
+    """The primal or tangent of ``arg`` (a position or a name), None for an argument not given."""
+    if type(given) is dict or isinstance(given, Mapping):  # the exact type first: no ABC check
+        return given.get(arg)
+    return given[arg] if isinstance(arg, int) and arg < len(given) else None
 
 
 def merged(primals: Primals, params: Params) -> Args:
@@ -330,8 +324,8 @@ class Linear(_Kind):
 
     def jvp(self, ans: ArrayLike, primals: Primals, tangents: TangentsIn,
             params: Params = NO_PARAMS) -> Any:
-        t = _tangent(tangents, self.arg)
-        x = _primal(primals, self.arg)
+        t = _argument(tangents, self.arg)
+        x = _argument(primals, self.arg)
         if self.sequence:
             items = list(x)
             k = next(shape_of(ti)[0] for ti in t if ti is not None)
@@ -367,11 +361,11 @@ class Bilinear(_Kind):
 
     def jvp(self, ans: ArrayLike, primals: Primals, tangents: TangentsIn,
             params: Params = NO_PARAMS) -> Any:
-        operands = [_primal(primals, a) for a in self.args]
+        operands = [_argument(primals, a) for a in self.args]
         everything = merged(primals, params)
         total: Any = None
         for i, arg in enumerate(self.args):
-            t = _tangent(tangents, arg)
+            t = _argument(tangents, arg)
             if t is not None:
                 term = self.term(i, t, operands, everything)
                 total = term if total is None else total + term
@@ -482,12 +476,6 @@ TANGENT_KINDS = (Elementwise, Linear, Bilinear, Custom, PiecewiseConstant)
 DIFFERENTIABLE_KINDS: tuple[type, ...] = (*TANGENT_KINDS, Composite, Switch)
 
 
-def samples_of(rule: Any) -> Samples:
-    """A function rule's sample calls (a ufunc rule's domain is not a tuple of calls)."""
-    dom = getattr(rule, "domain", ())
-    return dom if isinstance(dom, tuple) else ()
-
-
 def zero_like_batched(k: int, ans: ArrayLike) -> ArrayLike:
     return zeros(k, shape_of(ans), result_dtype(ans))
 
@@ -557,6 +545,6 @@ __all__ = [
     "Custom", "Switch", "PiecewiseConstant", "NonDiff", "Unsupported", "Rule", "TANGENT_KINDS",
     "DIFFERENTIABLE_KINDS", "quiet", "loud", "promote_int", "times_tangent", "add_terms",
     "accumulate", "overwritable", "batch_size", "result_dtype", "zero_like_batched", "align",
-    "ndim_of", "shape_of", "to_shape", "samples_of", "register_number_type", "is_number",
+    "ndim_of", "shape_of", "to_shape", "register_number_type", "is_number",
     "primal", "as_array", "per_direction", "axis_call", "merged",
 ]

@@ -126,9 +126,8 @@ def _check_ufunc(uf: np.ufunc, name: str, rule: Any) -> None:
     if len(dom.intervals) != uf.nin:
         raise RuleError(f"{name} takes {uf.nin} input(s) but the rule's domain has "
                         f"{len(dom.intervals)} interval(s); give one per input")
-    arity = {Elementwise: lambda r: r.nin, Custom: lambda r: r.nin}.get(type(rule))
-    if arity is not None and arity(rule) != uf.nin:
-        raise RuleError(f"{name} takes {uf.nin} input(s) but the rule has {arity(rule)} "
+    if isinstance(rule, (Elementwise, Custom)) and rule.nin != uf.nin:
+        raise RuleError(f"{name} takes {uf.nin} input(s) but the rule has {rule.nin} "
                         f"{'partials' if isinstance(rule, Elementwise) else 'inputs (nin=)'}")
     args = getattr(rule, "args", ())
     if any(not isinstance(a, int) or not 0 <= a < uf.nin for a in args):

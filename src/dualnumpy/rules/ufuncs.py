@@ -21,6 +21,7 @@ from dualnumpy.rules.kinds import (
     MINUS_ONE,
     NO_PARAMS,
     ONE,
+    TANGENT_KINDS,
     ZERO,
     Bilinear,
     Custom,
@@ -424,7 +425,7 @@ UFUNC_RULES[umath._ones_like] = NonDiff("constant result")
 
 
 def differentiable(rule: Rule) -> bool:  # the kinds that carry a derivative
-    return isinstance(rule, (Elementwise, Linear, Bilinear, Custom, PiecewiseConstant))
+    return isinstance(rule, TANGENT_KINDS)
 
 
 def rule_domain(rule: Rule) -> Domain | None:
