@@ -5,6 +5,7 @@ from __future__ import annotations
 from dualnumpy import finite_diff, reverse, rules, testing
 from dualnumpy._support import supported
 from dualnumpy.core.dual import Dual
+from dualnumpy.sparsity.detect import hessian_sparsity, jacobian_sparsity
 from dualnumpy.transforms.api import derivative, grad, hessian, jacfwd, jvp, value_and_grad
 from dualnumpy.transforms.custom_jvp import custom_jvp
 
@@ -17,7 +18,9 @@ __all__ = [
     "finite_diff",
     "grad",
     "hessian",
+    "hessian_sparsity",
     "jacfwd",
+    "jacobian_sparsity",
     "jvp",
     "reverse",
     "rules",
