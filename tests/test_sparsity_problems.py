@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-sp = pytest.importorskip("scipy.sparse", reason="sparsity patterns are scipy.sparse matrices (dualnumpy[sparse])")
-
 import dualnumpy as dn
+
+sp = pytest.importorskip("scipy.sparse", reason="sparsity patterns are scipy.sparse matrices (dualnumpy[sparse])")
 
 
 def bratu(x: Any) -> Any:
@@ -21,7 +21,7 @@ def bratu(x: Any) -> Any:
 
 def stencil(u: Any) -> Any:
     """A 5-point Laplacian with zero boundary plus a nonlinearity, on a 2-D grid (raveled)."""
-    n = int(round(np.sqrt(np.size(u))))
+    n = round(np.sqrt(np.size(u)))
     g = np.reshape(u, (n, n))
     p = np.pad(g, 1)
     lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * g
@@ -30,7 +30,7 @@ def stencil(u: Any) -> Any:
 
 def brusselator(y: Any) -> Any:
     """The 2-D Brusselator (periodic), state (N, N, 2) raveled: u and v interleaved per cell."""
-    n = int(round(np.sqrt(np.size(y) // 2)))
+    n = round(np.sqrt(np.size(y) // 2))
     s = np.reshape(y, (n, n, 2))
     u, v = s[..., 0], s[..., 1]
 
