@@ -170,7 +170,7 @@ def test_bad_input() -> None:
         dn.hessian_sparsity(lambda x: x ** 2, np.ones(3))
     with pytest.raises(TypeError, match="one array output"):
         dn.jacobian_sparsity(lambda x: (x, x), np.ones(3))
-    with pytest.raises(TypeError, match="np.asarray"):
+    with pytest.raises(TypeError, match=r"np\.asarray"):
         dn.jacobian_sparsity(lambda x: np.asarray(x) * 2, np.ones(3))
     with pytest.raises(TypeError, match="not supported"):
         dn.jacobian_sparsity(lambda x: np.invert(x), np.ones(3))
