@@ -190,3 +190,13 @@ def test_large_bratu_is_detected_in_linear_time() -> None:
     elapsed = time.perf_counter() - start
     assert pattern.nnz == 3 * n - 2
     assert elapsed < 5.0, f"{elapsed:.2f} s"
+
+
+def test_without_scipy_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.sparse", None)
+    with pytest.raises(ImportError, match=r"dualnumpy\[sparse\]"):
+        dn.jacobian_sparsity(lambda x: x * 2, np.ones(3))
+    with pytest.raises(ImportError, match=r"dualnumpy\[sparse\]"):
+        dn.hessian_sparsity(lambda x: np.sum(x * x), np.ones(3))
