@@ -342,13 +342,16 @@ def greedy_columns(s: Structure, order: IntArray) -> IntArray:
     group_sparse = _load_group_sparse()
     if group_sparse is None:
         return _greedy_columns_python(s, order)
-    lengths = np.diff(cptr)[order]
-    ptr = np.zeros(s.n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    positions = np.repeat(cptr[:-1][order] - ptr[:-1], lengths) + np.arange(ptr[-1], dtype=np.int64)
+    if order[0] == 0 and np.array_equal(order, np.arange(s.n)):
+        ptr, rows = cptr, cind
+    else:  # the columns permuted into the order
+        lengths = np.diff(cptr)[order]
+        ptr = np.zeros(s.n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        rows = cind[np.repeat(cptr[:-1][order] - ptr[:-1], lengths) + np.arange(ptr[-1], dtype=np.int64)]
     # SciPy's grouping forms one group at a time over the columns in order, which is
     # the sequential first-fit coloring in that order (the same colors, column by column)
-    groups = np.asarray(group_sparse(s.m, s.n, cind[positions], ptr), dtype=np.int64)
+    groups = np.asarray(group_sparse(s.m, s.n, rows, ptr), dtype=np.int64)
     colors = np.empty(s.n, dtype=np.int64)
     colors[order] = groups
     return colors
@@ -585,13 +588,15 @@ class Decompression:
     decompression is then one gather into the ``data`` of a prebuilt CSR structure.
 
     ``compressed`` is ``(m, count)`` (``J @ seeds.T``), or ``(count, m)`` with
-    ``directions_first`` (a batched JVP's tangent, one direction a row).
+    ``directions_first`` (a batched JVP's tangent, one direction a row). ``verified``
+    skips the check that the coloring separates the pattern's entries, for a distance-2
+    coloring made from this very pattern.
     """
 
     __slots__ = ("count", "directions_first", "indices", "indptr", "shape", "sources")
 
     def __init__(self, pattern: Any, coloring: Coloring, *, directions_first: bool = False,
-                 name: str = "decompress") -> None:
+                 name: str = "decompress", verified: bool = False) -> None:
         s = as_structure(pattern, name)
         if coloring.symmetric:
             s = _symmetrized(s, name)
@@ -600,8 +605,11 @@ class Decompression:
                              f"has {s.n} (shape ({s.m}, {s.n}))")
         rows, cols, colors = s.rows(), s.indices, coloring.colors
         count = max(coloring.count, 1)
-        alone = _pair_counts(rows * count + colors[cols], s.m * count) == 1
-        if coloring.symmetric:
+        if verified and coloring.method == "distance-2":  # made for this pattern: valid
+            alone = np.ones(s.nnz, dtype=bool)
+        else:
+            alone = _pair_counts(rows * count + colors[cols], s.m * count) == 1
+        if coloring.symmetric and not alone.all():
             # entry (i, j) is also (j, i): read it from row j, color of i, when alone there
             bad = ~alone & ~alone[_mirror(s)]
             source_rows = np.where(alone, rows, cols)
