@@ -216,7 +216,7 @@ def _from_sorted(m: int, n: int, rows: IntArray, cols: IntArray) -> Structure:
     return Structure(m, n, indptr, cols)
 
 
-def _symmetrized(s: Structure, name: str) -> Structure:
+def symmetrized(s: Structure, name: str) -> Structure:
     """The union of a square pattern with its transpose (an upper triangle is enough)."""
     if s.m != s.n:
         raise ValueError(f"{name}: a Hessian pattern must be square; got shape ({s.m}, {s.n})")
@@ -541,7 +541,7 @@ def color_symmetric(pattern: Any, *, orders: Sequence[str] = ORDERS, warn: bool 
     2
     """
     orders = _check_orders(orders, "color_symmetric")
-    s = _symmetrized(as_structure(pattern, "color_symmetric"), "color_symmetric")
+    s = symmetrized(as_structure(pattern, "color_symmetric"), "color_symmetric")
     ptr, idx = _adjacency(s)
     bound = _star_lower_bound(ptr, idx, s.n)
     best: Coloring | None = None
@@ -599,7 +599,7 @@ class Decompression:
                  name: str = "decompress", verified: bool = False) -> None:
         s = as_structure(pattern, name)
         if coloring.symmetric:
-            s = _symmetrized(s, name)
+            s = symmetrized(s, name)
         if s.n != coloring.n:
             raise ValueError(f"{name}: the coloring is of {coloring.n} columns but the pattern "
                              f"has {s.n} (shape ({s.m}, {s.n}))")
