@@ -87,8 +87,8 @@ class Coloring:
         The number of colors: the number of directions of a compressed evaluation.
     lower_bound : int
         No coloring of this kind uses fewer colors. For columns, the most nonzeros in a
-        row; for star coloring, the size of a clique found greedily, and 3 when the graph
-        has a path on four vertices.
+        row; for symmetric recovery, the size of a clique found greedily among the
+        vertices with a diagonal entry, and 3 when a path on four of them exists.
     order : str
         The vertex order of the greedy coloring kept (one of ``ORDERS``).
     symmetric : bool
@@ -225,7 +225,7 @@ def symmetrized(s: Structure, name: str) -> Structure:
         return s
     rows, cols = s.rows(), s.indices
     t_rows = np.repeat(np.arange(s.n, dtype=np.int64), np.diff(cptr))
-    keys = np.unique(np.concatenate([rows * s.n + cols, cind * s.n + t_rows]))
+    keys = np.unique(np.concatenate([rows * s.n + cols, t_rows * s.n + cind]))
     return _from_sorted(s.n, s.n, keys // s.n, keys % s.n)
 
 
@@ -503,23 +503,30 @@ def _star_greedy(ptr: IntArray, idx: IntArray, order: IntArray) -> IntArray:
     return np.array(color, dtype=np.int64)
 
 
-def _star_lower_bound(ptr: IntArray, idx: IntArray, n: int) -> int:
-    """A clique found greedily from a vertex of largest degree, and 3 as soon as some edge
-    joins two vertices of degree 2 or more (a path on four vertices, or a triangle)."""
-    if n == 0:
+def _star_lower_bound(s: Structure) -> int:
+    """A lower bound for direct symmetric recovery, from the vertices with a diagonal entry:
+    each of them must differ in color from all its neighbors (its diagonal entry is read
+    alone in its row), and a path on four of them needs three colors (two would leave the
+    middle entry unreadable). So: a clique among them found greedily from a vertex of
+    largest degree, and 3 as soon as an edge joins two of degree 2 or more."""
+    if s.nnz == 0:
         return 0
-    deg = np.diff(ptr)
-    if not len(idx):
+    rows = s.rows()
+    diagonal = np.zeros(s.n, dtype=bool)
+    diagonal[rows[rows == s.indices]] = True
+    keep = (rows != s.indices) & diagonal[rows] & diagonal[s.indices]
+    if not keep.any():
         return 1
-    rows = np.repeat(np.arange(n, dtype=np.int64), deg)
+    rows, idx = rows[keep], s.indices[keep]
+    ptr = _from_sorted(s.n, s.n, rows, idx).indptr
+    deg = np.diff(ptr)
     bound = 3 if bool(np.any((deg[rows] >= 2) & (deg[idx] >= 2))) else 2
     start = int(np.argmax(deg))
     candidates = idx[ptr[start]:ptr[start + 1]]
     candidates = candidates[np.argsort(-deg[candidates], kind="stable")][:256]
     clique = [start]
     for u in candidates.tolist():
-        near = idx[ptr[u]:ptr[u + 1]]
-        if np.all(np.isin(clique, near)):
+        if np.all(np.isin(clique, idx[ptr[u]:ptr[u + 1]])):
             clique.append(u)
     return max(bound, len(clique))
 
@@ -543,7 +550,7 @@ def color_symmetric(pattern: Any, *, orders: Sequence[str] = ORDERS, warn: bool 
     orders = _check_orders(orders, "color_symmetric")
     s = symmetrized(as_structure(pattern, "color_symmetric"), "color_symmetric")
     ptr, idx = _adjacency(s)
-    bound = _star_lower_bound(ptr, idx, s.n)
+    bound = _star_lower_bound(s)
     best: Coloring | None = None
     for name in orders:  # distance-2 colorings: a few passes of C each
         colors = greedy_columns(s, _ORDER_FUNCTIONS[name](ptr, idx) if name != "natural"
