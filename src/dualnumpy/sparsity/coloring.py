@@ -616,11 +616,16 @@ class Decompression:
             alone = np.ones(s.nnz, dtype=bool)
         else:
             alone = _pair_counts(rows * count + colors[cols], s.m * count) == 1
-        if coloring.symmetric and not alone.all():
-            # entry (i, j) is also (j, i): read it from row j, color of i, when alone there
-            bad = ~alone & ~alone[_mirror(s)]
+        if coloring.symmetric:
+            # entry (i, j) is also (j, i): read it from row j, color of i, when alone there;
+            # and (j, i) from the same place as (i, j), so the result is exactly symmetric
+            mirror = _mirror(s)
+            bad = ~alone & ~alone[mirror]
             source_rows = np.where(alone, rows, cols)
             source_colors = np.where(alone, colors[cols], colors[rows])
+            lower = rows > cols
+            source_rows[lower] = source_rows[mirror[lower]]
+            source_colors[lower] = source_colors[mirror[lower]]
         else:
             bad = ~alone
             source_rows, source_colors = rows, colors[cols]

@@ -148,15 +148,14 @@ class _Compressed:
 
     def _verify(self, x: np.ndarray[Any, Any], given: Structure | None, second_order: bool,
                 detected: Structure | None) -> None:
-        """check=True: every entry detection (or a dense evaluation at x) finds must be in
-        the pattern used."""
+        """check=True: every entry that detection, or a dense evaluation at x (for at most
+        CHECK_DENSE_LIMIT inputs), finds must be in the pattern used: the given one, or
+        else the ``detected`` one (a check of detection itself)."""
         references: list[tuple[Structure, str]] = []
-        if detected is not None and given is not None:
-            references.append((detected, "detection"))
-        elif given is not None:
+        if given is not None:
             try:
                 references.append((self._detect(x, second_order)[0], "detection"))
-            except TypeError:
+            except TypeError:  # code that branches: a dense evaluation at x, if small enough
                 if x.size > CHECK_DENSE_LIMIT:
                     raise
         if x.size <= CHECK_DENSE_LIMIT:
@@ -213,22 +212,16 @@ class SparseJacobian(_Compressed):
     _name = "sparse_jacfwd"
 
     def _pattern(self, x: np.ndarray[Any, Any]) -> tuple[Structure, tuple[int, ...] | None]:
-        detected: Structure | None = None
-        shape: tuple[int, ...] | None = None
-        if self._given is None or self.check:
+        if self._given is None:
             detected, shape = self._detect(x, second_order=False)
-        if self._given is not None:
-            if detected is None:  # the rows are checked against the output after the pass
-                self._given_shape(self._given, self._given.m, x.size, f"an input of shape {x.shape}")
-            else:
-                self._given_shape(self._given, detected.m, x.size,
-                                  f"a function of output shape {shape} and input shape {x.shape}")
+            if self.check:
+                self._verify(x, None, False, detected)
+            return detected, shape
+        # a given pattern: its rows are checked against the output after the pass
+        self._given_shape(self._given, self._given.m, x.size, f"an input of shape {x.shape}")
         if self.check:
-            self._verify(x, self._given, False, detected)
-        if self._given is not None:
-            return self._given, shape
-        assert detected is not None
-        return detected, shape
+            self._verify(x, self._given, False, None)
+        return self._given, None
 
     def _color(self, pattern: Structure) -> Coloring:
         return color_columns(pattern, warn=False)
@@ -257,17 +250,16 @@ class SparseHessian(_Compressed):
     _name = "sparse_hessian"
 
     def _pattern(self, x: np.ndarray[Any, Any]) -> tuple[Structure, tuple[int, ...] | None]:
-        detected = None
-        if self._given is None or self.check:
+        if self._given is None:
             detected = self._detect(x, second_order=True)[0]
-        if self._given is not None:
-            self._given_shape(self._given, x.size, x.size, f"an input of shape {x.shape}")
-            self._given = symmetrized(self._given, self._name)
+            if self.check:
+                self._verify(x, None, True, detected)
+            return detected, ()
+        self._given_shape(self._given, x.size, x.size, f"an input of shape {x.shape}")
+        self._given = symmetrized(self._given, self._name)
         if self.check:
-            self._verify(x, self._given, True, detected)
-        pattern = self._given if self._given is not None else detected
-        assert pattern is not None
-        return pattern, ()
+            self._verify(x, self._given, True, None)
+        return self._given, ()
 
     def _color(self, pattern: Structure) -> Coloring:
         return color_symmetric(pattern, warn=False)
