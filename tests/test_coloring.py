@@ -329,6 +329,8 @@ def test_large_orders_skip_above_the_sequential_limit(monkeypatch: pytest.Monkey
     c = color_columns(pattern)
     assert c.order in ("natural", "largest_first")
     assert_distance2(pattern, c.colors)
+    assert color_columns(pattern, orders=("smallest_last",)).order == "natural"  # skipped: too large
+    assert color_symmetric(pattern[:, :512].T @ pattern[:, :512], orders=("incidence_degree",)).order == "natural"
     monkeypatch.setattr(coloring_module, "_star_greedy", None)  # must not be reached
     assert_star(np.eye(30) + np.eye(30, k=1) + np.eye(30, k=-1),
                 color_symmetric(sp.diags([1.0, 1.0, 1.0], [-1, 0, 1], shape=(30, 30))).colors)

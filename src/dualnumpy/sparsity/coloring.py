@@ -437,7 +437,9 @@ def color_columns(pattern: Any, *, orders: Sequence[str] = ORDERS, warn: bool = 
             best = Coloring(colors, count, bound, name, False, s.n)
         if best.count <= bound:
             break
-    assert best is not None
+    if best is None:  # only sequential orders asked for, on a large graph
+        colors = greedy_columns(s, np.arange(s.n, dtype=np.int64))
+        best = Coloring(colors, int(colors.max()) + 1 if s.n else 0, bound, "natural", False, s.n)
     if warn:
         message = dense_message(best, row)
         if message:
@@ -552,14 +554,18 @@ def color_symmetric(pattern: Any, *, orders: Sequence[str] = ORDERS, warn: bool 
     ptr, idx = _adjacency(s)
     bound = _star_lower_bound(s)
     best: Coloring | None = None
-    for name in orders:  # distance-2 colorings: a few passes of C each
-        colors = greedy_columns(s, _ORDER_FUNCTIONS[name](ptr, idx) if name != "natural"
-                                else np.arange(s.n, dtype=np.int64))
+    for name in orders:  # distance-2 colorings: a pass of C each
+        if name not in _WHOLE_ARRAY_ORDERS and len(idx) > SEQUENTIAL_LIMIT:
+            continue
+        colors = greedy_columns(s, _ORDER_FUNCTIONS[name](ptr, idx))
         count = int(colors.max()) + 1 if s.n else 0
         if best is None or count < best.count:
             best = Coloring(colors, count, bound, name, True, s.n, "distance-2")
-        if best.count <= bound or name == "natural" and len(idx) > SEQUENTIAL_LIMIT:
+        if best.count <= bound:
             break
+    if best is None:  # only sequential orders asked for, on a large graph
+        colors = greedy_columns(s, np.arange(s.n, dtype=np.int64))
+        best = Coloring(colors, int(colors.max()) + 1 if s.n else 0, bound, "natural", True, s.n)
     assert best is not None
     if best.count > bound and len(idx) <= SEQUENTIAL_LIMIT:
         for name in orders:
