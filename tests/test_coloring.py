@@ -348,3 +348,36 @@ def test_a_million_columns_color_and_decompress_quickly() -> None:
     assert elapsed < 2.0, f"{elapsed:.2f} s (about 0.1 s expected): something went quadratic"
     h = color_symmetric(pattern)
     assert h.count == 3 and h.method == "distance-2"
+
+
+# ---------------------------------------------------------------- the vertex orders
+
+
+def _graph(mask: Any) -> tuple[Any, Any]:
+    return coloring_module._conflict_graph(coloring_module.as_structure(mask))
+
+
+@settings(max_examples=40, deadline=None)
+@given(patterns)
+def test_orders_are_what_they_say(case: tuple[int, int, float, int]) -> None:
+    m, n, density, seed = case
+    ptr, idx = _graph(random_pattern(np.random.default_rng(seed), m, n, density))
+    near = [set(idx[ptr[v]:ptr[v + 1]].tolist()) for v in range(n)]
+    degree = np.diff(ptr)
+    for name in ORDERS:
+        order = coloring_module._ORDER_FUNCTIONS[name](ptr, idx)
+        assert sorted(order.tolist()) == list(range(n)), name
+    largest = coloring_module._largest_first(ptr, idx)
+    assert np.all(np.diff(degree[largest]) <= 0)
+    # smallest last: read backwards, each vertex has the least degree among those left
+    left = set(range(n))
+    for v in coloring_module._smallest_last(ptr, idx)[::-1].tolist():
+        degrees = {u: len(near[u] & left) for u in left}
+        assert degrees[v] == min(degrees.values())
+        left.remove(v)
+    # incidence degree: each vertex has the most neighbours among those already taken
+    taken: set[int] = set()
+    for v in coloring_module._incidence_degree(ptr, idx).tolist():
+        counts = {u: len(near[u] & taken) for u in set(range(n)) - taken}
+        assert counts[v] == max(counts.values())
+        taken.add(v)
