@@ -384,3 +384,24 @@ def test_dualnumpy_imports_without_scipy() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "pip install dualnumpy[sparse]" in done.stdout
+
+
+def test_hessian_inner_gradient_is_chunked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dualnumpy.sparsity import compressed
+
+    chunks = []
+
+    def recording_grad(fun: Any, chunk_size: int | None = None) -> Any:
+        chunks.append(chunk_size)
+        return dn.grad(fun, chunk_size=chunk_size)
+
+    monkeypatch.setattr(compressed, "grad", recording_grad)
+    monkeypatch.setattr(compressed, "HESSIAN_CHUNK_ELEMENTS", 3 * 30 * 7)  # 7 directions a chunk
+    x = rng.random(30)
+    hess = sparse_hessian(rosenbrock)
+    assert_matches(hess(x), dn.hessian(rosenbrock)(x))
+    assert_matches(hess(x + 1), dn.hessian(rosenbrock)(x + 1))
+    assert chunks == [7]  # made once, chunked
+    monkeypatch.setattr(compressed, "HESSIAN_CHUNK_ELEMENTS", 1 << 21)
+    sparse_hessian(rosenbrock)(x)
+    assert chunks == [7, None]  # small: all directions at once
