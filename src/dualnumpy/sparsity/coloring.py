@@ -170,7 +170,7 @@ class Structure:
             data = np.ones(self.nnz, dtype=np.int8)
             t = sparse.csr_matrix((data, self.indices, self.indptr), shape=(self.m, self.n)).tocsc()
             t.sort_indices()
-            self._csc = (t.indptr.astype(np.int64), t.indices.astype(np.int64))
+            self._csc = (t.indptr, t.indices)  # one index dtype, int32 when it fits
         return self._csc
 
     def to_scipy(self) -> Any:
@@ -346,9 +346,9 @@ def greedy_columns(s: Structure, order: IntArray) -> IntArray:
         ptr, rows = cptr, cind
     else:  # the columns permuted into the order
         lengths = np.diff(cptr)[order]
-        ptr = np.zeros(s.n + 1, dtype=np.int64)
+        ptr = np.zeros(s.n + 1, dtype=cptr.dtype)
         np.cumsum(lengths, out=ptr[1:])
-        rows = cind[np.repeat(cptr[:-1][order] - ptr[:-1], lengths) + np.arange(ptr[-1], dtype=np.int64)]
+        rows = cind[np.repeat(cptr[:-1][order] - ptr[:-1], lengths) + np.arange(ptr[-1], dtype=cptr.dtype)]
     # SciPy's grouping forms one group at a time over the columns in order, which is
     # the sequential first-fit coloring in that order (the same colors, column by column)
     groups = np.asarray(group_sparse(s.m, s.n, rows, ptr), dtype=np.int64)
