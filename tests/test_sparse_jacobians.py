@@ -352,6 +352,16 @@ def test_arrowhead_jacobian_warns_and_is_still_right() -> None:
     assert_matches(got, dense_jacobian(arrow, x))
 
 
+def test_several_outputs_are_refused() -> None:
+    def pair(x: Any) -> Any:
+        return x * 2.0, x * 3.0
+
+    with pytest.raises(TypeError, match="one array output; got a tuple"):
+        sparse_jacfwd(pair)(rng.random(3))
+    with pytest.raises(TypeError, match="one array output; got a tuple"):
+        sparse_jacfwd(pair, sparsity=np.ones((6, 3), dtype=bool))(rng.random(3))
+
+
 def test_non_scalar_objective_is_refused() -> None:
     with pytest.raises(TypeError, match="scalar output"):
         sparse_hessian(np.sin)(rng.random(3))

@@ -198,7 +198,10 @@ class _Compressed:
                              f"but {what} needs ({m}, {n})")
 
     def _out(self, out: Any, x: np.ndarray[Any, Any]) -> None:
-        """Refuse an output shape other than the first call's."""
+        """Refuse an output shape other than the first call's, and outputs of several arrays."""
+        if isinstance(out, (tuple, list, dict)):
+            raise TypeError(f"{self._name} needs a function with one array output; got a "
+                            f"{type(out).__name__}: np.concatenate the raveled outputs")
         shape = np.shape(out)
         if self._out_shape is None:  # a given pattern: its rows are checked against the output
             assert self._given is not None
