@@ -379,9 +379,9 @@ def test_without_scipy_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch
     for name in [m for m in sys.modules if m == "scipy" or m.startswith("scipy.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "scipy", None)
-    with pytest.raises(ImportError, match=r"pip install dualnumpy\[sparse\]"):
+    with pytest.raises(ImportError, match=r"pip install '?dualnumpy\[sparse\]"):
         sparse_jacfwd(bratu)
-    with pytest.raises(ImportError, match=r"pip install dualnumpy\[sparse\]"):
+    with pytest.raises(ImportError, match=r"pip install '?dualnumpy\[sparse\]"):
         sparse_hessian(rosenbrock)
 
 
@@ -393,7 +393,7 @@ def test_dualnumpy_imports_without_scipy() -> None:
             "try:\n    sparse_jacfwd(np.sin)\nexcept ImportError as e:\n    print(e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert "pip install dualnumpy[sparse]" in done.stdout
+    assert "dualnumpy[sparse]" in done.stdout
 
 
 def test_hessian_inner_gradient_is_chunked(monkeypatch: pytest.MonkeyPatch) -> None:

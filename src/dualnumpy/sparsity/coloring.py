@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from dualnumpy.sparsity.patterns import Pattern
+from dualnumpy.sparsity.patterns import Pattern, scipy_sparse
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -46,21 +46,13 @@ SEQUENTIAL_LIMIT = 400_000
 DENSE_FRACTION = 0.5
 WARN_MIN_COLUMNS = 32
 
-_SPARSE_EXTRA = "pip install dualnumpy[sparse]"
-
-
 class SparsityWarning(UserWarning):
     """Compressed evaluation will not pay off for this pattern (a dense row or block)."""
 
 
 def require_scipy(name: str) -> Any:
     """``scipy.sparse``, or an ImportError that names the optional extra."""
-    try:
-        import scipy.sparse
-    except ImportError as error:
-        raise ImportError(f"{name} needs SciPy for its sparse matrices: {_SPARSE_EXTRA} "
-                          f"(or pip install scipy)") from error
-    return scipy.sparse
+    return scipy_sparse(f"{name}'s result")
 
 
 def _load_group_sparse() -> Callable[..., Any] | None:
