@@ -38,6 +38,9 @@ Fun = Callable[..., Any]
 #: ``check=True`` compares with a dense Jacobian (or Hessian) at the point when detection
 #: cannot run, or in addition to it, for inputs of at most this many entries.
 CHECK_DENSE_LIMIT = 2000
+#: The same for sparse_hessian, whose dense Hessian (forward over forward) costs x.size**2
+#: directions.
+CHECK_DENSE_HESSIAN_LIMIT = 200
 _SHOW = 5  # missing entries named in a check's error
 #: sparse_hessian's inner forward gradient takes its x.size basis directions in chunks of
 #: at most this many entries a chunk (directions x colors x x.size): memory stays bounded
@@ -157,13 +160,14 @@ class _Compressed:
         CHECK_DENSE_LIMIT inputs), finds must be in the pattern used: the given one, or
         else the ``detected`` one (a check of detection itself)."""
         references: list[tuple[Structure, str]] = []
+        limit = CHECK_DENSE_HESSIAN_LIMIT if second_order else CHECK_DENSE_LIMIT
         if given is not None:
             try:
                 references.append((self._detect(x, second_order)[0], "detection"))
             except TypeError:  # code that branches: a dense evaluation at x, if small enough
-                if x.size > CHECK_DENSE_LIMIT:
+                if x.size > limit:
                     raise
-        if x.size <= CHECK_DENSE_LIMIT:
+        if x.size <= limit:
             dense = (hessian if second_order else jacfwd)(self.fun)(x)
             size = math.prod(np.shape(dense)) // max(x.size, 1)
             references.append((_dense_structure(np.reshape(dense, (size, x.size))),
@@ -317,8 +321,10 @@ def sparse_jacfwd(fun: Fun, sparsity: Any = None, *, check: bool = False) -> Spa
         result and is lost, so check it once with ``check=True``.
     check : bool
         On the first call, verify the pattern used against detection, and against a dense
-        Jacobian at x when ``x.size <= 2000``, raising a ValueError that names the missing
-        (row, column) entries.
+        Jacobian at x when ``x.size <= 2000`` (``CHECK_DENSE_LIMIT``), raising a ValueError
+        that names the missing (row, column) entries. For code that detection refuses (it
+        branches on values) the dense Jacobian is the only reference. Without a given
+        pattern it checks detection itself.
 
     Returns
     -------
@@ -375,7 +381,8 @@ def sparse_hessian(fun: Fun, sparsity: Any = None, *, check: bool = False) -> Sp
     Hessian-vector product needs reverse mode to be cheaper. The gradient's directions are
     taken in chunks (``HESSIAN_CHUNK_ELEMENTS``) so that memory stays bounded.
 
-    Parameters, attributes and errors are those of :func:`sparse_jacfwd`;
+    Parameters, attributes and errors are those of :func:`sparse_jacfwd` (``check=True``
+    compares with a dense Hessian for ``x.size <= 200``, ``CHECK_DENSE_HESSIAN_LIMIT``);
     ``.gradient_and_hessian(x)`` returns the gradient from the same pass.
 
     Examples
