@@ -243,6 +243,24 @@ def test_dense_row_warns_and_says_why() -> None:
         color_columns(tridiagonal(n))  # no warning where compression pays
 
 
+def test_a_poor_coloring_is_reported_without_blaming_a_row() -> None:
+    poor = Coloring(np.arange(40) % 30, 30, 3, "natural", False, 40)
+    message = coloring_module.dense_message(poor, 0)
+    assert message is not None and "needs 30 colors for 40 columns (lower bound 3)" in message
+    assert "dense row" not in message
+    assert coloring_module.dense_message(color_columns(tridiagonal(40))) is None
+
+
+def test_no_column_graph_above_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = np.random.default_rng(4).random((8, 8, 2))
+    pattern = jacobian_sparsity(brusselator, x)
+    monkeypatch.setattr(coloring_module, "GRAPH_LIMIT", 10)
+    monkeypatch.setattr(coloring_module, "_conflict_graph", None)  # must not be reached
+    c = color_columns(pattern)
+    assert c.order == "natural"
+    assert_distance2(pattern, c.colors)
+
+
 def test_dense_hessian_warns() -> None:
     with pytest.warns(SparsityWarning, match="dense block"):
         c = color_symmetric(np.ones((40, 40), dtype=bool))

@@ -41,6 +41,9 @@ ORDERS = ("natural", "largest_first", "smallest_last", "incidence_degree")
 #: and star coloring run on graphs of at most this many edges; above it only the natural
 #: and largest-first orders are tried (both whole-array).
 SEQUENTIAL_LIMIT = 400_000
+#: Orders other than natural need the graph of columns sharing a row (``A^T A``); it is
+#: formed only when its size, bounded by the sum of squared row lengths, is at most this.
+GRAPH_LIMIT = 1 << 25
 #: A coloring needing more than this fraction of the columns saves (almost) nothing over
 #: dense evaluation: warned about, with the reason, from this many columns on.
 DENSE_FRACTION = 0.5
@@ -235,6 +238,12 @@ def _conflict_graph(s: Structure) -> tuple[IntArray, IntArray]:
     return g.indptr.astype(np.int64), g.indices.astype(np.int64)
 
 
+def _graph_size(s: Structure) -> int:
+    """An upper bound on the entries of ``A^T A``: each row of length r adds r**2."""
+    lengths = np.diff(s.indptr)
+    return int(np.dot(lengths, lengths))
+
+
 def _adjacency(s: Structure) -> tuple[IntArray, IntArray]:
     """CSR adjacency of a symmetric pattern, its diagonal dropped."""
     rows = s.rows()
@@ -384,8 +393,9 @@ def color_columns(pattern: Any, *, orders: Sequence[str] = ORDERS, warn: bool = 
     Greedy partial distance-2 coloring (no two columns with a nonzero in the same row share
     a color) in each vertex order of ``orders``, keeping the one with the fewest colors
     (the earlier order on ties). It stops as soon as an order meets the lower bound, the
-    most nonzeros in a row. ``smallest_last`` and ``incidence_degree`` run only on graphs
-    of at most ``SEQUENTIAL_LIMIT`` edges.
+    most nonzeros in a row. Orders but natural need the graph of columns sharing a row,
+    formed only up to ``GRAPH_LIMIT`` entries; ``smallest_last`` and ``incidence_degree``
+    (Python loops) run only on graphs of at most ``SEQUENTIAL_LIMIT`` edges.
 
     Parameters
     ----------
@@ -418,6 +428,8 @@ def color_columns(pattern: Any, *, orders: Sequence[str] = ORDERS, warn: bool = 
         if name == "natural":
             order = np.arange(s.n, dtype=np.int64)
         else:
+            if graph is None and _graph_size(s) > GRAPH_LIMIT:
+                continue
             if graph is None:
                 graph = _conflict_graph(s)
             if name not in _WHOLE_ARRAY_ORDERS and len(graph[1]) > SEQUENTIAL_LIMIT:
@@ -448,6 +460,10 @@ def dense_message(coloring: Coloring, row: int | None = None) -> str | None:
         return (f"the Hessian pattern needs {count} colors for its {n} columns (a dense block "
                 f"of at least {coloring.lower_bound} coupled inputs): a compressed Hessian "
                 f"costs about as much as the dense one. Use dualnumpy.hessian")
+    if coloring.lower_bound <= DENSE_FRACTION * n:
+        return (f"the coloring needs {count} colors for {n} columns (lower bound "
+                f"{coloring.lower_bound}): compressed evaluation saves little over dense "
+                f"jacfwd. Use dualnumpy.jacfwd")
     where = f"row {row} has" if row is not None else "a row has"
     return (f"the Jacobian pattern has a dense row: {where} {coloring.lower_bound} of the "
             f"{n} columns, so every coloring needs at least {coloring.lower_bound} colors "
