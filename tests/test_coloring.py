@@ -354,6 +354,18 @@ def test_large_orders_skip_above_the_sequential_limit(monkeypatch: pytest.Monkey
                 color_symmetric(sp.diags([1.0, 1.0, 1.0], [-1, 0, 1], shape=(30, 30))).colors)
 
 
+def test_star_orders_follow_their_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    arrow = np.eye(50, dtype=bool)
+    arrow[0] = arrow[:, 0] = True
+    monkeypatch.setattr(coloring_module, "SEQUENTIAL_LIMIT", 0)
+    c = color_symmetric(arrow)
+    assert (c.count, c.method, c.order) == (2, "star", "natural")
+    monkeypatch.setattr(coloring_module, "STAR_LIMIT", 0)
+    with pytest.warns(SparsityWarning):
+        c = color_symmetric(arrow)
+    assert (c.count, c.method) == (50, "distance-2")
+
+
 def test_a_million_columns_color_and_decompress_quickly() -> None:
     n = 10**6
     pattern = tridiagonal(n)

@@ -40,7 +40,11 @@ ORDERS = ("natural", "largest_first", "smallest_last", "incidence_degree")
 #: The orders computed with a Python loop over vertices (smallest last, incidence degree)
 #: and star coloring run on graphs of at most this many edges; above it only the natural
 #: and largest-first orders are tried (both whole-array).
-SEQUENTIAL_LIMIT = 400_000
+SEQUENTIAL_LIMIT = 200_000
+#: Star coloring (a Python loop too, about 1 s a million edges) runs in the natural and
+#: largest-first orders on graphs of at most this many edges, in the others up to
+#: ``SEQUENTIAL_LIMIT``.
+STAR_LIMIT = 1_000_000
 #: Orders other than natural need the graph of columns sharing a row (``A^T A``); it is
 #: formed only when its size, bounded by the sum of squared row lengths, is at most this.
 GRAPH_LIMIT = 1 << 25
@@ -546,7 +550,8 @@ def color_symmetric(pattern: Any, *, orders: Sequence[str] = ORDERS, warn: bool 
 
     A distance-2 coloring (SciPy's C grouping) is tried first: it is a star coloring and
     meets the lower bound on banded patterns. Otherwise greedy star coloring in each of
-    ``orders`` (on graphs of at most ``SEQUENTIAL_LIMIT`` edges), keeping the fewest colors.
+    ``orders`` (up to ``STAR_LIMIT`` edges in the natural and largest-first orders, up to
+    ``SEQUENTIAL_LIMIT`` in the others), keeping the fewest colors.
     A pattern that is not symmetric is united with its transpose, so a triangle is enough.
 
     Examples
@@ -575,14 +580,14 @@ def color_symmetric(pattern: Any, *, orders: Sequence[str] = ORDERS, warn: bool 
         colors = greedy_columns(s, np.arange(s.n, dtype=np.int64))
         best = Coloring(colors, int(colors.max()) + 1 if s.n else 0, bound, "natural", True, s.n)
     assert best is not None
-    if best.count > bound and len(idx) <= SEQUENTIAL_LIMIT:
-        for name in orders:
-            colors = _star_greedy(ptr, idx, _ORDER_FUNCTIONS[name](ptr, idx))
-            count = int(colors.max()) + 1 if s.n else 0
-            if count < best.count:
-                best = Coloring(colors, count, bound, name, True, s.n, "star")
-            if best.count <= bound:
-                break
+    for name in orders:
+        if best.count <= bound or len(idx) > (STAR_LIMIT if name in _WHOLE_ARRAY_ORDERS
+                                              else SEQUENTIAL_LIMIT):
+            continue
+        colors = _star_greedy(ptr, idx, _ORDER_FUNCTIONS[name](ptr, idx))
+        count = int(colors.max()) + 1 if s.n else 0
+        if count < best.count:
+            best = Coloring(colors, count, bound, name, True, s.n, "star")
     if warn:
         message = dense_message(best)
         if message:
