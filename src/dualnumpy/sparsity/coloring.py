@@ -14,12 +14,13 @@ every path on four vertices uses at least three colors) still lets every entry b
 directly, from ``(i, color[j])`` or, by symmetry, ``(j, color[i])``. An arrowhead Hessian
 takes two colors this way where column coloring takes ``n``.
 
-All of it works on whole arrays of indices: the greedy column grouping is SciPy's C
-routine (``scipy.optimize._group_columns``, behind ``approx_derivative(sparsity=)``) when
-it can be imported, with a pure-Python loop of the same result otherwise; the vertex
-orders other than natural and largest-first, and star coloring, are pure Python and run
-only below a size limit (``SEQUENTIAL_LIMIT``), or not at all when the natural order
-already meets the lower bound.
+Speed: patterns, graphs, orders and decompression are whole-array NumPy; the greedy
+column grouping is SciPy's C routine (``scipy.optimize._group_columns``, behind
+``approx_derivative(sparsity=)``) when it can be imported, with a pure-Python loop of the
+same result otherwise. The smallest-last and incidence-degree orders and star coloring
+are Python loops over vertices, run only below size limits (``SEQUENTIAL_LIMIT``,
+``STAR_LIMIT``), and nothing beyond the natural order runs once it meets the lower bound
+(a tridiagonal pattern of 10**6 columns colors in tens of milliseconds).
 """
 
 from __future__ import annotations

@@ -349,7 +349,6 @@ def sparse_jacfwd(fun: Fun, sparsity: Any = None, *, check: bool = False) -> Spa
     Examples
     --------
     >>> import numpy as np
-    >>> import dualnumpy as dn
     >>> from dualnumpy.sparsity import sparse_jacfwd
     >>> def residual(x):  # the 1-D Bratu problem
     ...     xp = np.pad(x, 1)
