@@ -8,6 +8,7 @@ Medians of repeats, in milliseconds, from one run:
               the precomputed decompression and one evaluation (end to end)
 - reused      a later call at another point: one batched JVP (one direction a color) and
               a gather into a prebuilt CSR matrix (Newton iterations)
+- jvp         the batched JVP alone (of the forward gradient for a Hessian), part of reused
 - decompress  the gather alone, part of reused
 - dense       jacfwd / hessian, for comparison (skipped where it would not fit in memory)
 - primal      one plain NumPy evaluation of the function; ratio = reused / primal
@@ -33,6 +34,7 @@ import numpy as np
 
 import dualnumpy as dn
 from dualnumpy.sparsity import (
+    SparseHessian,
     color_columns,
     color_symmetric,
     hessian_sparsity,
@@ -110,6 +112,9 @@ def measure(name: str, f: Callable[[Any], Any], x: Any, y: Any, *, hessian: bool
     coloring = compressed.coloring
     assert coloring is not None
     row["colors"] = f"{coloring.count} ({coloring.lower_bound})"
+    seeds = compressed._seeds
+    inner = compressed._gradient if isinstance(compressed, SparseHessian) else f
+    row["jvp"] = median_ms(lambda: dn.jvp(inner, (y,), (seeds,), batched=True), repeat)
     decompression = compressed._decompression
     assert decompression is not None
     tangent = np.ones((coloring.count, decompression.shape[0]))
@@ -146,10 +151,10 @@ def main() -> None:
         big = rng.random(10**6)
         rows.append(measure("Bratu J (n=10^6)", bratu, big, rng.random(10**6), hessian=False,
                             repeat=5, dense=False, first_repeat=3))
-    columns = ["name", "n", "colors", "detect", "color", "first", "reused", "decompress", "dense",
-               "primal", "ratio"]
+    columns = ["name", "n", "colors", "detect", "color", "first", "reused", "jvp", "decompress",
+               "dense", "primal", "ratio"]
     header = ["workload", "n", "colors (bound)", "detect ms", "color ms", "first call ms",
-              "reused ms", "decompress ms", "dense ms", "primal ms", "reused/primal"]
+              "reused ms", "jvp ms", "decompress ms", "dense ms", "primal ms", "reused/primal"]
     table = [header] + [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     print(f"dualnumpy {dn.__version__}, numpy {np.__version__}, medians ({'quick' if quick else 'full'} run)")
