@@ -114,6 +114,7 @@ def measure(name: str, f: Callable[[Any], Any], x: Any, y: Any, *, hessian: bool
     row["colors"] = f"{coloring.count} ({coloring.lower_bound})"
     seeds = compressed._seeds
     inner = compressed._gradient if isinstance(compressed, SparseHessian) else f
+    assert inner is not None
     row["jvp"] = median_ms(lambda: dn.jvp(inner, (y,), (seeds,), batched=True), repeat)
     decompression = compressed._decompression
     assert decompression is not None
