@@ -69,7 +69,8 @@ def _load_group_sparse() -> Callable[..., Any] | None:
         from scipy.optimize._group_columns import group_sparse
     except ImportError:
         return None
-    return group_sparse
+    grouping: Callable[..., Any] = group_sparse
+    return grouping
 
 
 # ---------------------------------------------------------------- the coloring
