@@ -200,6 +200,25 @@ def test_value_and_jacobian_and_gradient_and_hessian() -> None:
     assert_matches(hess, dn.hessian(rosenbrock)(x))
 
 
+def test_further_arguments_are_constants() -> None:
+    def scaled(x: Any, a: float, *, shift: float = 0.0) -> Any:
+        return a * x[1:] * x[:-1] + shift
+
+    def objective(x: Any, a: float) -> Any:
+        return a * rosenbrock(x)
+
+    x = rng.random(9)
+    jac = sparse_jacfwd(scaled)
+    for a in (2.0, 3.0):
+        expected = dn.jacfwd(lambda v, a=a: scaled(v, a))(x)
+        assert_matches(jac(x, a, shift=1.0), expected)
+    value, _ = jac.value_and_jacobian(x, 2.0, shift=1.0)
+    np.testing.assert_array_equal(value, scaled(x, 2.0, shift=1.0))
+    hess = sparse_hessian(objective)
+    for a in (1.0, 0.5):
+        assert_matches(hess(x, a), a * dn.hessian(rosenbrock)(x))
+
+
 def test_hessian_reuse_across_points() -> None:
     hess = sparse_hessian(chain_objective)
     for _ in range(3):

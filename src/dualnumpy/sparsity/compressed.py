@@ -117,8 +117,8 @@ class _Compressed:
 
     # ------------------------------------------------------------ the first call
 
-    def _prepare(self, x: np.ndarray[Any, Any]) -> None:
-        pattern, out_shape = self._pattern(x)
+    def _prepare(self, x: np.ndarray[Any, Any], fun: Fun) -> None:
+        pattern, out_shape = self._pattern(x, fun)
         coloring = self._color(pattern)
         message = dense_message(coloring, int(np.argmax(np.diff(pattern.indptr))) if pattern.m else None)
         if message:
@@ -131,15 +131,16 @@ class _Compressed:
         self.colors, self.coloring = coloring.colors, coloring
         self._x_shape, self._out_shape = x.shape, out_shape
 
-    def _pattern(self, x: np.ndarray[Any, Any]) -> tuple[Structure, tuple[int, ...] | None]:
+    def _pattern(self, x: np.ndarray[Any, Any], fun: Fun) -> tuple[Structure, tuple[int, ...] | None]:
         raise NotImplementedError
 
     def _color(self, pattern: Structure) -> Coloring:
         raise NotImplementedError
 
-    def _detect(self, x: np.ndarray[Any, Any], second_order: bool) -> tuple[Structure, tuple[int, ...]]:
+    def _detect(self, x: np.ndarray[Any, Any], fun: Fun,
+                second_order: bool) -> tuple[Structure, tuple[int, ...]]:
         try:
-            deps, run, shape = trace(self.fun, x, second_order=second_order, name=self._name)
+            deps, run, shape = trace(fun, x, second_order=second_order, name=self._name)
         except TypeError as error:
             error.add_note(f"{self._name} detects the sparsity pattern on its first call; for "
                            f"code that branches on values pass sparsity="
@@ -154,7 +155,7 @@ class _Compressed:
             return Structure(pairs.m, pairs.n, pairs.indptr, pairs.indices), shape
         return Structure(deps.m, deps.n, deps.indptr, deps.indices), shape
 
-    def _verify(self, x: np.ndarray[Any, Any], given: Structure | None, second_order: bool,
+    def _verify(self, x: np.ndarray[Any, Any], fun: Fun, given: Structure | None, second_order: bool,
                 detected: Structure | None) -> None:
         """check=True: every entry that detection, or a dense evaluation at x (for at most
         CHECK_DENSE_LIMIT inputs), finds must be in the pattern used: the given one, or
@@ -163,12 +164,12 @@ class _Compressed:
         limit = CHECK_DENSE_HESSIAN_LIMIT if second_order else CHECK_DENSE_LIMIT
         if given is not None:
             try:
-                references.append((self._detect(x, second_order)[0], "detection"))
+                references.append((self._detect(x, fun, second_order)[0], "detection"))
             except TypeError:  # code that branches: a dense evaluation at x, if small enough
                 if x.size > limit:
                     raise
         if x.size <= limit:
-            dense = (hessian if second_order else jacfwd)(self.fun)(x)
+            dense = (hessian if second_order else jacfwd)(fun)(x)
             size = math.prod(np.shape(dense)) // max(x.size, 1)
             references.append((_dense_structure(np.reshape(dense, (size, x.size))),
                                "a dense evaluation at x"))
@@ -189,6 +190,17 @@ class _Compressed:
                     f"{first}{', ...' if len(missing) > _SHOW else ''}. "
                     + ("Add them to the pattern, or pass sparsity=None to detect it"
                        if given is not None else "This is a bug in detection; please report it"))
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Fun:
+        """The function of x alone, the other arguments held constant (not differentiated)."""
+        if not args and not kwargs:
+            return self.fun
+        fun = self.fun
+
+        def of_x(x: Any) -> Any:
+            return fun(x, *args, **kwargs)
+
+        return of_x
 
     def _check_x(self, x: np.ndarray[Any, Any]) -> None:
         if x.shape != self._x_shape:
@@ -223,37 +235,39 @@ class SparseJacobian(_Compressed):
 
     _name = "sparse_jacfwd"
 
-    def _pattern(self, x: np.ndarray[Any, Any]) -> tuple[Structure, tuple[int, ...] | None]:
+    def _pattern(self, x: np.ndarray[Any, Any], fun: Fun) -> tuple[Structure, tuple[int, ...] | None]:
         if self._given is None:
-            detected, shape = self._detect(x, second_order=False)
+            detected, shape = self._detect(x, fun, second_order=False)
             if self.check:
-                self._verify(x, None, False, detected)
+                self._verify(x, fun, None, False, detected)
             return detected, shape
         # a given pattern: its rows are checked against the output after the pass
         self._given_shape(self._given, self._given.m, x.size, f"an input of shape {x.shape}")
         if self.check:
-            self._verify(x, self._given, False, None)
+            self._verify(x, fun, self._given, False, None)
         return self._given, None
 
     def _color(self, pattern: Structure) -> Coloring:
         return color_columns(pattern, warn=False)
 
-    def value_and_jacobian(self, x: Any) -> tuple[Any, Any]:
-        """``(f(x), J)``: the value comes with the batched JVP at no extra cost."""
+    def value_and_jacobian(self, x: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """``(f(x, *args, **kwargs), J)``: the value comes with the batched JVP at no extra
+        cost."""
         x = _as_input(x, self._name)
+        fun = self._bind(args, kwargs)
         if self.coloring is None:
-            self._prepare(x)
+            self._prepare(x, fun)
         else:
             self._check_x(x)
         assert self._seeds is not None and self._decompression is not None
-        out, tangent = jvp(self.fun, (x,), (self._seeds,), batched=True)
+        out, tangent = jvp(fun, (x,), (self._seeds,), batched=True)
         self._out(out, x)
         m = self._decompression.shape[0]
         jacobian = self._decompression(np.reshape(tangent, (self._seeds.shape[0], m)), self._name)
         return out, jacobian
 
-    def __call__(self, x: Any) -> Any:
-        return self.value_and_jacobian(x)[1]
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.value_and_jacobian(x, *args, **kwargs)[1]
 
 
 class SparseHessian(_Compressed):
@@ -265,40 +279,46 @@ class SparseHessian(_Compressed):
         super().__init__(fun, sparsity, check=check)
         self._gradient: Fun | None = None
 
-    def _pattern(self, x: np.ndarray[Any, Any]) -> tuple[Structure, tuple[int, ...] | None]:
+    def _pattern(self, x: np.ndarray[Any, Any], fun: Fun) -> tuple[Structure, tuple[int, ...] | None]:
         if self._given is None:
-            detected = self._detect(x, second_order=True)[0]
+            detected = self._detect(x, fun, second_order=True)[0]
             if self.check:
-                self._verify(x, None, True, detected)
+                self._verify(x, fun, None, True, detected)
             return detected, ()
         self._given_shape(self._given, x.size, x.size, f"an input of shape {x.shape}")
         self._given = symmetrized(self._given, self._name)
         if self.check:
-            self._verify(x, self._given, True, None)
+            self._verify(x, fun, self._given, True, None)
         return self._given, ()
 
     def _color(self, pattern: Structure) -> Coloring:
         return color_symmetric(pattern, warn=False)
 
-    def gradient_and_hessian(self, x: Any) -> tuple[Any, Any]:
-        """``(grad f(x), H)``: the gradient comes with the compressed Hessian."""
+    def gradient_and_hessian(self, x: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """``(grad f(x, *args, **kwargs), H)``: the gradient comes with the compressed
+        Hessian."""
         x = _as_input(x, self._name)
+        fun = self._bind(args, kwargs)
         if self.coloring is None:
-            self._prepare(x)
+            self._prepare(x, fun)
         else:
             self._check_x(x)
         assert self._seeds is not None and self._decompression is not None
-        if self._gradient is None:
-            per_direction = self._seeds.shape[0] * max(x.size, 1)
-            chunk = None if per_direction * x.size <= HESSIAN_CHUNK_ELEMENTS else \
-                max(1, HESSIAN_CHUNK_ELEMENTS // per_direction)
-            self._gradient = grad(self.fun, chunk_size=chunk)
-        gradient, tangent = jvp(self._gradient, (x,), (self._seeds,), batched=True)
+        per_direction = self._seeds.shape[0] * max(x.size, 1)
+        chunk = None if per_direction * x.size <= HESSIAN_CHUNK_ELEMENTS else \
+            max(1, HESSIAN_CHUNK_ELEMENTS // per_direction)
+        if fun is not self.fun:  # other constants each call: a gradient of them
+            gradient_fun = grad(fun, chunk_size=chunk)
+        else:
+            if self._gradient is None:
+                self._gradient = grad(fun, chunk_size=chunk)
+            gradient_fun = self._gradient
+        gradient, tangent = jvp(gradient_fun, (x,), (self._seeds,), batched=True)
         hess = self._decompression(np.reshape(tangent, (self._seeds.shape[0], x.size)), self._name)
         return gradient, hess
 
-    def __call__(self, x: Any) -> Any:
-        return self.gradient_and_hessian(x)[1]
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.gradient_and_hessian(x, *args, **kwargs)[1]
 
 
 def sparse_jacfwd(fun: Fun, sparsity: Any = None, *, check: bool = False) -> SparseJacobian:
@@ -329,7 +349,9 @@ def sparse_jacfwd(fun: Fun, sparsity: Any = None, *, check: bool = False) -> Spa
     Returns
     -------
     SparseJacobian
-        Callable; after its first call ``.sparsity`` (the scipy CSR pattern), ``.colors``
+        Callable as ``J(x)``, or ``J(x, *args, **kwargs)`` with further arguments passed to
+        ``fun`` as constants (SciPy calls ``jac(x, *args)``); the pattern found with the
+        first call's arguments is assumed for the later ones. After its first call ``.sparsity`` (the scipy CSR pattern), ``.colors``
         (the color of each column) and ``.coloring`` (a ``Coloring``, with the number of
         colors and its lower bound) are set (None before). ``.value_and_jacobian(x)``
         returns ``(f(x), J)`` from the same pass.
