@@ -18,7 +18,7 @@ n = 100 sparse Hessian reused <= 0.3 ms with 3 colors; a 300 x 300 5-point stenc
 including detection; the 2-D Brusselator N = 32 detection <= 10 ms, 8 colors, compressed
 Jacobian <= 0.3 ms.
 
-    PYTHONPATH=src python benchmarks/bench_sparse.py [--quick]
+    PYTHONPATH=src python benchmarks/bench_sparse.py [--quick] [--runs N]
 """
 
 from __future__ import annotations
@@ -131,10 +131,7 @@ def measure(name: str, f: Callable[[Any], Any], x: Any, y: Any, *, hessian: bool
     return row
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, no n = 10**6")
-    quick = parser.parse_args().quick
+def run_once(quick: bool) -> list[Row]:
     repeat, first = (30, 1) if quick else (300, 5)
     rng = np.random.default_rng(0)
     rows = [
@@ -152,15 +149,38 @@ def main() -> None:
         big = rng.random(10**6)
         rows.append(measure("Bratu J (n=10^6)", bratu, big, rng.random(10**6), hessian=False,
                             repeat=5, dense=False, first_repeat=3))
+    return rows
+
+
+def median_rows(runs: list[list[Row]]) -> list[Row]:
+    """Cell by cell, the median over whole runs (a busy machine slows some runs only)."""
+    out = []
+    for cells in zip(*runs, strict=True):
+        row = Row(cells[0])
+        for key, value in cells[0].items():
+            if isinstance(value, float):
+                row[key] = statistics.median(c[key] for c in cells)
+        out.append(row)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no n = 10**6")
+    parser.add_argument("--runs", type=int, default=1, help="whole runs; each cell the median")
+    options = parser.parse_args()
+    rows = median_rows([run_once(options.quick) for _ in range(max(options.runs, 1))])
     columns = ["name", "n", "colors", "detect", "color", "first", "reused", "jvp", "decompress",
                "dense", "primal", "ratio"]
     header = ["workload", "n", "colors (bound)", "detect ms", "color ms", "first call ms",
               "reused ms", "jvp ms", "decompress ms", "dense ms", "primal ms", "reused/primal"]
     table = [header] + [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    print(f"dualnumpy {dn.__version__}, numpy {np.__version__}, medians ({'quick' if quick else 'full'} run)")
+    kind = "quick" if options.quick else "full"
+    print(f"dualnumpy {dn.__version__}, numpy {np.__version__}: medians ({kind}, {options.runs} run(s))")
     for i, line in enumerate(table):
-        print("  ".join(cell.rjust(w) if j else cell.ljust(w) for j, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        print("  ".join(cell.rjust(w) if j else cell.ljust(w)
+                        for j, (cell, w) in enumerate(zip(line, widths, strict=True))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
