@@ -341,6 +341,8 @@ def test_inputs_are_promoted_like_jacfwd() -> None:
         sparse_jacfwd(bratu)(np.ones(4, dtype=bool))
     with pytest.raises(TypeError, match="needs a function"):
         sparse_jacfwd(np.ones(3))
+    with pytest.raises(TypeError, match="do not nest"):
+        dn.jvp(lambda x: sparse_jacfwd(np.sin)(x).sum(), (np.ones(3),), (np.ones(3),))
 
 
 def test_complex_outputs_of_real_inputs() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dualnumpy.core.dual import Dual
 from dualnumpy.core.tangent import tangent_dtype
 from dualnumpy.sparsity.coloring import (
     Coloring,
@@ -51,6 +52,9 @@ HESSIAN_CHUNK_ELEMENTS = 1 << 21
 
 def _as_input(x: Any, name: str) -> np.ndarray[Any, Any]:
     """The point as a float array: integers promoted (as jacfwd does), the rest refused."""
+    if isinstance(x, Dual):
+        raise TypeError(f"{name} of a Dual: compressed Jacobians do not nest in other "
+                        f"transforms; use jacfwd inside jvp, grad or jacfwd")
     if isinstance(x, bool) or (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "b"):
         raise TypeError(f"{name}: x is boolean and has no derivative; pass it as a float array")
     try:
