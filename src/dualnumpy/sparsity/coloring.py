@@ -663,7 +663,7 @@ class Decompression:
             sources = source_rows * count + source_colors
         small = max(s.nnz, m + 1, s.n, coloring.count * m) < np.iinfo(np.int32).max
         index = np.int32 if small else np.int64
-        self.sources = sources.astype(index)
+        self.sources = sources.astype(np.intp)  # NumPy gathers with intp; int32 would be cast
         self.indices, self.indptr = cols.astype(index), s.indptr.astype(index)
         self.shape = (m, s.n)
         self.count, self.directions_first = coloring.count, directions_first
@@ -677,7 +677,7 @@ class Decompression:
             raise ValueError(f"{name}: the compressed result has shape {compressed.shape}; this "
                              f"pattern and coloring give {expected}"
                              + (" (directions first)" if self.directions_first else ""))
-        data = compressed.reshape(-1)[self.sources]
+        data = np.take(compressed.reshape(-1), self.sources)
         return sparse.csr_matrix((data, self.indices.copy(), self.indptr.copy()), shape=self.shape)
 
 
