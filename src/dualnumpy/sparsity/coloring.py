@@ -661,8 +661,8 @@ class Decompression:
             sources = source_colors * m + source_rows
         else:
             sources = source_rows * count + source_colors
-        small = max(s.nnz, m + 1, s.n, coloring.count * m) < np.iinfo(np.int32).max
-        index = np.int32 if small else np.int64
+        # the CSR structure in SciPy's own index dtype, int32 when it fits (no conversion)
+        index = np.int32 if max(s.nnz, m + 1, s.n) < np.iinfo(np.int32).max else np.int64
         self.sources = sources.astype(np.intp)  # NumPy gathers with intp; int32 would be cast
         self.indices, self.indptr = cols.astype(index), s.indptr.astype(index)
         self.shape = (m, s.n)
