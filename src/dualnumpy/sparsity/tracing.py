@@ -32,6 +32,7 @@ where an intermediate result does not reach the output.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
@@ -510,8 +511,15 @@ def along_axis(deps: Pattern, shape: tuple[int, ...], axis: Any, out_shape: tupl
 def _accumulate(deps: Pattern, shape: tuple[int, ...], axis: Any) -> Pattern:
     """Entry j along ``axis`` depends on the entries 0..j of its fiber."""
     axis = int(axis) % len(shape)
-    numbers = np.moveaxis(_entry_numbers(shape), axis, -1)
     length = shape[axis]
+    fibers = _size(shape) // max(length, 1)
+    # a running union holds about length**2 / 2 entries per fiber (times each entry's own)
+    entries = fibers * length * (length + 1) // 2 * max(1, deps.nnz // max(deps.m, 1))
+    if entries > DENSE_LIMIT:
+        raise MemoryError(f"a cumulative sum or product along an axis of {length}: its pattern has "
+                          f"about {entries} entries (lower triangular), more than {DENSE_LIMIT}; "
+                          f"the Jacobian is dense here, use dualnumpy.jacfwd")
+    numbers = np.moveaxis(_entry_numbers(shape), axis, -1)
     lower_j, lower_i = np.tril_indices(length)  # output position j takes input position i <= j
     outs = numbers[..., lower_j].ravel()
     ins = numbers[..., lower_i].ravel()
@@ -598,7 +606,7 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
     traced = [x for s in sources for x in _walk(s) if isinstance(x, Traced)]
     if dependence is Dependence.ELEMENTWISE:
         return _elementwise_call(ans, traced, trace)
-    if dependence is Dependence.REDUCTION and "axis" in values and len(traced) == 1:
+    if dependence is Dependence.REDUCTION and len(traced) == 1 and _takes_axis(func):
         x = traced[0]
         out_shape = np.shape(ans)
         deps = reduce_along(x.deps, x.shape, values.get("axis"), out_shape)
@@ -673,6 +681,13 @@ def _outputs_with_tangents(rule: Any, bound: Args, values: Args, ans: Any) -> li
     if not isinstance(out, (tuple, list)) or len(out) != len(ans):
         return None
     return [t is not None for t in out]
+
+
+def _takes_axis(func: Any) -> bool:
+    try:
+        return "axis" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _map_outputs(ans: Any, pattern_of: Callable[[Any], Pattern], trace: Trace) -> Any:
@@ -784,9 +799,11 @@ def linear_structure(apply: Callable[[Any], Any], in_shape: tuple[int, ...], out
     """The exact structure (out_size x in_size) of a linear map, from its values on a basis
     of directions; None when that would take more than ``BASIS_LIMIT`` entries."""
     in_size = _size(in_shape)
-    if in_size * max(out_size, 1) > BASIS_LIMIT:
+    # the map runs once per input entry: in_size images of max(in_size, out_size) entries
+    if in_size * max(out_size, in_size, 1) > BASIS_LIMIT:
         return None
-    chunk = max(1, min(in_size, (1 << 21) // max(out_size, 1)))
+    # a basis block of at most 2**21 entries, both as directions x inputs and x outputs
+    chunk = max(1, min(in_size, (1 << 21) // max(out_size, in_size, 1)))
     keys = []
     for lo in range(0, in_size, chunk):
         hi = min(in_size, lo + chunk)
