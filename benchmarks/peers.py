@@ -134,6 +134,10 @@ def _dist_version(name: str) -> str:
 # ---------------------------------------------------------------- the functions
 
 
+def gigabytes(n: int) -> str:
+    return f"{n * n * 8 / 1e9:.3g} GB"
+
+
 def bratu_np(x: Any) -> Any:
     h = 1.0 / (x.shape[0] + 1)
     xp = np.pad(x, 1)
@@ -156,12 +160,37 @@ def bratu_axis0(x: Any) -> Any:
 
 
 def bratu_jacobian_exact(x: np.ndarray) -> Any:
-    """The closed form (tridiagonal, scipy.sparse CSR): an independent check."""
-    sparse = peer("scipy").sparse
+    """The closed form, an independent check: dense NumPy up to n = 2000, else scipy.sparse CSR."""
     n = x.size
     h = 1.0 / (n + 1)
-    return sparse.diags([np.ones(n - 1), -2.0 + h * h * np.exp(x), np.ones(n - 1)], [-1, 0, 1],
-                        format="csr")
+    diagonal, off = -2.0 + h * h * np.exp(x), np.ones(n - 1)
+    if n <= 2000:
+        return np.diag(diagonal) + np.diag(off, 1) + np.diag(off, -1)
+    return peer("scipy").sparse.diags([off, diagonal, off], [-1, 0, 1], format="csr")
+
+
+def rosen_closed_forms(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rosenbrock's gradient, Hessian diagonal and superdiagonal, by hand (NumPy only)."""
+    g = np.zeros_like(x)
+    g[:-1] += -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    g[1:] += 200 * (x[1:] - x[:-1] ** 2)
+    diagonal = np.zeros_like(x)
+    diagonal[:-1] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    diagonal[1:] += 200
+    return g, diagonal, -400 * x[:-1]
+
+
+def rosen_hessian_exact(x: np.ndarray) -> np.ndarray:
+    _, diagonal, off = rosen_closed_forms(x)
+    return np.diag(diagonal) + np.diag(off, 1) + np.diag(off, -1)
+
+
+def rosen_hvp_exact(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    _, diagonal, off = rosen_closed_forms(x)
+    hv = diagonal * v
+    hv[:-1] += off * v[1:]
+    hv[1:] += off * v[:-1]
+    return hv
 
 
 def rosen_np(x: Any) -> Any:
@@ -421,6 +450,7 @@ def sparse_rows(case: Case, f: Callable[[Any], Any], x: np.ndarray, expect: Any,
     name = "sparse_hessian" if hessian else "sparse_jacfwd"
     pattern = case.run("dualnumpy", f"dn.{detect.__name__} (detection only)", lambda: lambda: detect(f, x),
                        after=lambda p: f"nnz {p.nnz}")
+    ours = None
     if hasattr(dn, name):
         make = getattr(dn, name)
         case.run("dualnumpy", f"dn.{name}, first call (detect + color + evaluate)",
@@ -431,7 +461,7 @@ def sparse_rows(case: Case, f: Callable[[Any], Any], x: np.ndarray, expect: Any,
             reused(x)
             return lambda: reused(x)
 
-        case.run("dualnumpy", f"dn.{name}, reused object", reused_call, expect=expect,
+        ours = case.run("dualnumpy", f"dn.{name}, reused object", reused_call, expect=expect,
                  after=lambda _: colors_note(reused))
     else:
         case.skip("dualnumpy", f"dn.{name}", f"dn.{name} is not in this build of dualnumpy")
@@ -447,7 +477,8 @@ def sparse_rows(case: Case, f: Callable[[Any], Any], x: np.ndarray, expect: Any,
         groups_found["n"] = int(groups.max()) + 1
         return lambda: m.approx_derivative(flat, x.ravel(), method="2-point", sparsity=(pattern, groups))
 
-    case.run("scipy", "approx_derivative 2-point, sparsity given (FD)", scipy_sparse, expect=expect,
+    case.run("scipy", "approx_derivative 2-point, sparsity given (FD)", scipy_sparse,
+             expect=ours if ours is not None else expect,
              tol=FD_TOL, after=lambda _: f"{groups_found.get('n', '?')} groups (scipy's group_columns)")
 
 
@@ -463,13 +494,12 @@ def bench_bratu(config: Config, sizes: tuple[int, ...]) -> list[Case]:
             exact = None
         if n <= 1000:
             dense = case.run("dualnumpy", "dn.jacfwd (dense)", lambda x=x: lambda: dn.jacfwd(bratu_np)(x),
-                             expect=exact, role="reference",
-                             note="" if exact is not None else "closed-form check needs scipy")
+                             expect=exact, role="reference")
             sparse_rows(case, bratu_np, x, dense if dense is not None else exact)
             dense_peers_jacobian(case, n, x, dense)
         else:
             case.rows.append(Row(case.name, "all tools", "dense Jacobian", check="skipped",
-                                 note=f"infeasible: {n}x{n} float64 is {n * n * 8 / 1e9:.0f} GB"))
+                                 note=f"infeasible: {n}x{n} float64 is {gigabytes(n)}"))
             sparse_rows(case, bratu_np, x, exact)
             for rowi in case.rows:
                 if rowi.method.startswith("dn.sparse_jacfwd, reused"):
@@ -484,10 +514,7 @@ def bench_rosenbrock(config: Config, n: int) -> list[Case]:
     case = Case(f"rosenbrock hessian n={n}", config)
     x = np.linspace(-1.0, 2.0, n)
     case.run("numpy", "primal f(x)", lambda: lambda: rosen_np(x), role="primal")
-    try:
-        exact = peer("scipy").optimize.rosen_hess(x)
-    except Skip:
-        exact = None
+    exact = rosen_hessian_exact(x)
     dense = case.run("dualnumpy", "dn.hessian (dense, forward over forward)",
                      lambda: lambda: dn.hessian(rosen_np)(x), expect=exact, role="reference")
     sparse_rows(case, rosen_np, x, dense, hessian=True)
@@ -536,11 +563,7 @@ def bench_rosenbrock(config: Config, n: int) -> list[Case]:
 def bench_hvp(config: Config, n: int) -> list[Case]:
     x = np.linspace(-1.0, 2.0, n)
     v = np.cos(np.arange(n))
-    try:
-        optimize = peer("scipy").optimize
-        exact_hvp, exact_grad = optimize.rosen_hess_prod(x, v), optimize.rosen_der(x)
-    except Skip:
-        exact_hvp = exact_grad = None
+    exact_hvp, exact_grad = rosen_hvp_exact(x, v), rosen_closed_forms(x)[0]
     hv = Case(f"rosenbrock hvp n={n:g}", config)
     gr = Case(f"rosenbrock grad n={n:g}", config)
     for case in (hv, gr):
@@ -550,12 +573,14 @@ def bench_hvp(config: Config, n: int) -> list[Case]:
                       expect=exact_hvp, role="reference")
     else:
         ours = None
-        hv.skip("dualnumpy", "dn.hvp", "dn.hvp is not in this build of dualnumpy")
-    expect_hvp = exact_hvp if exact_hvp is not None else ours
-    gr.run("dualnumpy", "dn.reverse.grad (the reverse reference)",
+        hv.skip("dualnumpy", "dn.hvp", "dn.hvp is not in this build of dualnumpy (and dn.jvp does not "
+                "compose with dn.reverse.grad); x dualnumpy below is to dn.reverse.grad")
+    expect_hvp = exact_hvp if ours is None else ours  # the peers against dualnumpy where it can
+    our_grad = gr.run("dualnumpy", "dn.reverse.grad (the reverse reference)",
            lambda: lambda: dn.reverse.grad(rosen_np)(x), expect=exact_grad, role="reference")
+    expect_grad = exact_grad if our_grad is None else our_grad
     gr.rows.append(Row(gr.name, "dualnumpy", "dn.grad (forward, n directions)", check="skipped",
-                       note=f"n directions: a {n:g}x{n:g} tangent ({n * n * 8 / 1e9:.0f} GB), "
+                       note=f"n directions: a {n:g}x{n:g} tangent ({gigabytes(n)}), "
                             f"or n^2 work if chunked; infeasible here"))
 
     def jax_parts() -> tuple[Any, Any, Any, Any]:
@@ -607,16 +632,23 @@ def bench_hvp(config: Config, n: int) -> list[Case]:
     hv.run("torch", "torch.func.jvp of torch.func.grad", torch_hvp, expect=expect_hvp)
     hv.run("autograd", "autograd.hessian_vector_product (reverse over reverse)", autograd_hvp,
            expect=expect_hvp)
-    gr.run("jax", "jax.grad (eager)", jax_grad(False), expect=exact_grad, sync=jax_sync)
-    gr.run("jax", "jax.jit(jax.grad)", jax_grad(True), expect=exact_grad, sync=jax_sync,
+    gr.run("jax", "jax.grad (eager)", jax_grad(False), expect=expect_grad, sync=jax_sync)
+    gr.run("jax", "jax.jit(jax.grad)", jax_grad(True), expect=expect_grad, sync=jax_sync,
            note="first = trace + compile + run")
-    gr.run("torch", "torch.func.grad", torch_grad, expect=exact_grad)
-    gr.run("autograd", "autograd.grad", autograd_grad, expect=exact_grad)
-    cases = [finish_case(hv), finish_case(gr)]
+    gr.run("torch", "torch.func.grad", torch_grad, expect=expect_grad)
+    gr.run("autograd", "autograd.grad", autograd_grad, expect=expect_grad)
+    finish_case(gr)
+    if ours is None:  # no dn.hvp: ratios to dualnumpy's reverse gradient
+        grad_row = next((r for r in gr.rows if r.role == "reference"), None)
+        if grad_row is not None:
+            hv.rows.insert(1, Row(hv.name, grad_row.tool, grad_row.method, grad_row.median_ms,
+                                  grad_row.first_ms, grad_row.calls, "",
+                                  "the gradient, as the stand-in reference", role="reference"))
+    cases = [finish_case(hv), gr]
     # hvp relative to the gradient (the target: dn.hvp under 5x the gradient's time)
     grad_ms = next((r.median_ms for r in gr.rows if r.role == "reference" and r.median_ms), None)
     for row in hv.rows:
-        if row.tool == "dualnumpy" and row.median_ms and grad_ms:
+        if row.method.startswith("dn.hvp") and row.median_ms and grad_ms:
             row.note = "; ".join(s for s in (row.note, f"{row.median_ms / grad_ms:.1f}x dn.reverse.grad")
                                  if s)
     return cases
@@ -641,7 +673,8 @@ def bench_stencil(config: Config, m: int) -> list[Case]:
     # scipy's approx_derivative takes a 1-D x: wrap the function
     nn = m * m
     case.rows.append(Row(case.name, "jax / all dense", "dense Jacobian", check="skipped",
-                         note=f"infeasible: {nn}x{nn} float64 is {nn * nn * 8 / 1e9:.0f} GB"))
+                         note=f"infeasible at scale: {nn}x{nn} float64 is {gigabytes(nn)} "
+                              f"(300x300: {gigabytes(90000)})"))
     return [finish_case(case)]
 
 
@@ -649,6 +682,9 @@ def bench_stencil(config: Config, m: int) -> list[Case]:
 
 
 MEMORY_TOOLS = ("dualnumpy", "jax eager", "jax.jit", "torch", "autograd", "scipy", "numdifftools")
+# A fixed glibc mmap threshold: every large block is mapped on allocation and unmapped when
+# freed, so RSS rises and falls with what each tool holds (no heap reuse between calls).
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 NUMPY_BASED = {"dualnumpy", "autograd", "scipy", "numdifftools"}
 
 
@@ -723,12 +759,9 @@ def memory_child(tool: str, n: int) -> dict[str, Any]:
     except Skip as reason:
         return {**out, "skip": str(reason)}
     x = np.linspace(-1.0, 1.0, n)
-    keep = []
-    if tool == "jax.jit":  # compile for this shape first and keep that result alive
-        keep.append(jac(x))
-        out["note"] = "steady state (compiled by an earlier call whose result is kept alive)"
-    else:
-        jac(np.linspace(-1.0, 1.0, 8))  # warm up the code paths (lazy imports, small jit caches)
+    # Warm up on this very shape (jit compilation, dispatch caches, lazy imports) and keep that
+    # result alive, so that the measured call cannot reuse its memory.
+    keep = [jac(x)]
     gc.collect()
     result, delta, method = rss_peak_delta(lambda: jac(x))
     out["check"] = compare(np.diag(to_numpy(result)), diagonal_derivative(x),
@@ -756,7 +789,7 @@ def bench_memory(config: Config, n: int) -> list[Case]:
         try:
             done = subprocess.run([sys.executable, os.path.abspath(__file__), "--_memory-child", tool,
                                    "--_n", str(n)], capture_output=True, text=True, timeout=300,
-                                  env=os.environ.copy())
+                                  env={**os.environ, **MEMORY_ENV})
         except subprocess.TimeoutExpired:
             case.rows.append(Row(case.name, tool, "dense jacobian", check="ERROR", note="timeout 300 s"))
             continue
@@ -807,6 +840,10 @@ def table(cases: list[Case]) -> str:
             for r in case.rows:
                 lines.append(f"| {r.tool} | {r.method} | {fmt(r.ratio_dn)} | {r.check} | {r.note} |")
             continue
+        ref = next((r for r in case.rows if r.role == "reference" and r.median_ms), None)
+        if ref is not None:
+            lines.append(f"x dualnumpy: time / time of `{ref.method}`; x primal: time / the NumPy primal's")
+            lines.append("")
         lines.append("| tool | method | median ms | first ms | x dualnumpy | x primal | check | note |")
         lines.append("|---|---|---:|---:|---:|---:|---|---|")
         for r in case.rows:
