@@ -134,6 +134,12 @@ def _dist_version(name: str) -> str:
 # ---------------------------------------------------------------- the functions
 
 
+def size_label(n: int) -> str:
+    """1000 stays 1000; 100000 is 10^5."""
+    k = len(str(n)) - 1
+    return f"10^{k}" if n >= 10**4 and n == 10**k else str(n)
+
+
 def gigabytes(n: int) -> str:
     return f"{n * n * 8 / 1e9:.3g} GB"
 
@@ -258,6 +264,7 @@ class Config:
     budget_s: float
     cap_s: float
     peers: tuple[str, ...]
+    echo: bool = False  # print each case's table as soon as it is finished
 
 
 @dataclass
@@ -376,7 +383,23 @@ def colors_note(obj: Any) -> str:
 
 
 def finish_case(case: Case) -> Case:
-    """Ratios to the case's dualnumpy reference row and to its NumPy primal."""
+    """Ratios to the case's dualnumpy reference row and to its NumPy primal; printed at once."""
+    try:
+        return _ratios(case)
+    finally:
+        if case.config.echo:
+            print(table([case]), flush=True)
+
+
+def _ratios(case: Case) -> Case:
+    if not any(r.role == "reference" and r.median_ms for r in case.rows):
+        # no row named as the reference ran (a transform missing from this build): the first
+        # dualnumpy row that did
+        fallback = next((r for r in case.rows if r.tool == "dualnumpy" and r.median_ms), None)
+        for row in case.rows:
+            row.role = "" if row.role == "reference" else row.role
+        if fallback is not None:
+            fallback.role = "reference"
     reference = next((r.median_ms for r in case.rows if r.role == "reference" and r.median_ms), None)
     primal = next((r.median_ms for r in case.rows if r.role == "primal" and r.median_ms), None)
     for row in case.rows:
@@ -477,15 +500,16 @@ def sparse_rows(case: Case, f: Callable[[Any], Any], x: np.ndarray, expect: Any,
         groups_found["n"] = int(groups.max()) + 1
         return lambda: m.approx_derivative(flat, x.ravel(), method="2-point", sparsity=(pattern, groups))
 
-    case.run("scipy", "approx_derivative 2-point, sparsity given (FD)", scipy_sparse,
+    case.run("scipy", "approx_derivative 2-point, sparsity + groups given (FD)", scipy_sparse,
              expect=ours if ours is not None else expect,
-             tol=FD_TOL, after=lambda _: f"{groups_found.get('n', '?')} groups (scipy's group_columns)")
+             tol=FD_TOL, after=lambda _: f"{groups_found.get('n', '?')} groups (scipy's group_columns, "
+                                        f"precomputed); pattern from dn detection")
 
 
 def bench_bratu(config: Config, sizes: tuple[int, ...]) -> list[Case]:
     cases = []
     for n in sizes:
-        case = Case(f"bratu jacobian n={n:g}", config)
+        case = Case(f"bratu jacobian n={size_label(n)}", config)
         x = np.linspace(0.0, 1.0, n) * np.sin(np.arange(n))  # a generic point
         case.run("numpy", "primal F(x)", lambda x=x: lambda: bratu_np(x), role="primal")
         try:
@@ -564,8 +588,8 @@ def bench_hvp(config: Config, n: int) -> list[Case]:
     x = np.linspace(-1.0, 2.0, n)
     v = np.cos(np.arange(n))
     exact_hvp, exact_grad = rosen_hvp_exact(x, v), rosen_closed_forms(x)[0]
-    hv = Case(f"rosenbrock hvp n={n:g}", config)
-    gr = Case(f"rosenbrock grad n={n:g}", config)
+    hv = Case(f"rosenbrock hvp n={size_label(n)}", config)
+    gr = Case(f"rosenbrock grad n={size_label(n)}", config)
     for case in (hv, gr):
         case.run("numpy", "primal f(x)", lambda: lambda: rosen_np(x), role="primal")
     if hasattr(dn, "hvp"):
@@ -580,7 +604,7 @@ def bench_hvp(config: Config, n: int) -> list[Case]:
            lambda: lambda: dn.reverse.grad(rosen_np)(x), expect=exact_grad, role="reference")
     expect_grad = exact_grad if our_grad is None else our_grad
     gr.rows.append(Row(gr.name, "dualnumpy", "dn.grad (forward, n directions)", check="skipped",
-                       note=f"n directions: a {n:g}x{n:g} tangent ({gigabytes(n)}), "
+                       note=f"n directions: a {size_label(n)}x{size_label(n)} tangent ({gigabytes(n)}), "
                             f"or n^2 work if chunked; infeasible here"))
 
     def jax_parts() -> tuple[Any, Any, Any, Any]:
@@ -637,20 +661,20 @@ def bench_hvp(config: Config, n: int) -> list[Case]:
            note="first = trace + compile + run")
     gr.run("torch", "torch.func.grad", torch_grad, expect=expect_grad)
     gr.run("autograd", "autograd.grad", autograd_grad, expect=expect_grad)
-    finish_case(gr)
+    _ratios(gr)
     if ours is None:  # no dn.hvp: ratios to dualnumpy's reverse gradient
         grad_row = next((r for r in gr.rows if r.role == "reference"), None)
         if grad_row is not None:
             hv.rows.insert(1, Row(hv.name, grad_row.tool, grad_row.method, grad_row.median_ms,
                                   grad_row.first_ms, grad_row.calls, "",
                                   "the gradient, as the stand-in reference", role="reference"))
-    cases = [finish_case(hv), gr]
     # hvp relative to the gradient (the target: dn.hvp under 5x the gradient's time)
     grad_ms = next((r.median_ms for r in gr.rows if r.role == "reference" and r.median_ms), None)
     for row in hv.rows:
         if row.method.startswith("dn.hvp") and row.median_ms and grad_ms:
             row.note = "; ".join(s for s in (row.note, f"{row.median_ms / grad_ms:.1f}x dn.reverse.grad")
                                  if s)
+    cases = [finish_case(hv), finish_case(gr)]
     return cases
 
 
@@ -666,15 +690,10 @@ def bench_stencil(config: Config, m: int) -> list[Case]:
     for row in case.rows:
         if row.method.startswith("dn.sparse_jacfwd, first call"):
             row.role = "reference"
-    if not any(r.role == "reference" for r in case.rows):
-        for row in case.rows:
-            if row.method.startswith("dn.jacobian_sparsity"):
-                row.role = "reference"
-    # scipy's approx_derivative takes a 1-D x: wrap the function
     nn = m * m
     case.rows.append(Row(case.name, "jax / all dense", "dense Jacobian", check="skipped",
-                         note=f"infeasible at scale: {nn}x{nn} float64 is {gigabytes(nn)} "
-                              f"(300x300: {gigabytes(90000)})"))
+                         note=f"infeasible at scale: {nn}x{nn} float64 is {gigabytes(nn)}"
+                              + ("" if m == 300 else f" (300x300: {gigabytes(90000)})")))
     return [finish_case(case)]
 
 
@@ -759,9 +778,16 @@ def memory_child(tool: str, n: int) -> dict[str, Any]:
     except Skip as reason:
         return {**out, "skip": str(reason)}
     x = np.linspace(-1.0, 1.0, n)
-    # Warm up on this very shape (jit compilation, dispatch caches, lazy imports) and keep that
-    # result alive, so that the measured call cannot reuse its memory.
-    keep = [jac(x)]
+    keep = []
+    if tool.startswith("jax"):
+        # jax compiles per shape (jit, and eager per primitive): warm up on this very shape and
+        # keep that result alive, so that the measured call cannot reuse its memory.
+        keep.append(jac(x))
+        out["note"] = "after a warm-up call on the same shape (compilation excluded)"
+    else:
+        # the others: warm up on a tiny input (lazy imports, caches), so that almost nothing
+        # freed by the warm-up is left on the heap for the measured call to reuse
+        jac(np.linspace(-1.0, 1.0, 8))
     gc.collect()
     result, delta, method = rss_peak_delta(lambda: jac(x))
     out["check"] = compare(np.diag(to_numpy(result)), diagonal_derivative(x),
@@ -770,7 +796,7 @@ def memory_child(tool: str, n: int) -> dict[str, Any]:
     out["rss_peak_bytes"] = delta
     del result
     gc.collect()
-    if tool in NUMPY_BASED:
+    if tool in NUMPY_BASED and not (tool == "numdifftools" and n > 1000):  # a 5 GB call, once is enough
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         result = jac(x)
@@ -813,6 +839,8 @@ def bench_memory(config: Config, n: int) -> list[Case]:
                            + (f"; {info['note']}" if info.get("note") else ""))
             row.ratio_dn = info[key] / info["jac_bytes"]  # printed as "x jac bytes"
             case.rows.append(row)
+    if config.echo:
+        print(table([case]), flush=True)
     return [case]
 
 
@@ -901,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     quick = options.quick
     config = Config(quick=quick, repeat=3 if quick else 9, sample_s=0.005 if quick else 0.02,
                     budget_s=0.5 if quick else 3.0,
-                    cap_s=5.0 if quick else 30.0, peers=peers)
+                    cap_s=5.0 if quick else 30.0, peers=peers, echo=True)
 
     env = environment(peers)
     print("# dualnumpy against its peers")
@@ -930,8 +958,6 @@ def main(argv: list[str] | None = None) -> int:
             new = bench_stencil(config, 60 if quick else 300)
         else:
             new = bench_memory(config, 500 if quick else 2000)
-        print(table(new))
-        sys.stdout.flush()
         cases.extend(new)
 
     checked = [r for c in cases for r in c.rows if r.check and r.check not in ("skipped",)]
