@@ -584,6 +584,27 @@ def bench_rosenbrock(config: Config, n: int) -> list[Case]:
     return [finish_case(case)]
 
 
+def predict_hvp_seconds(n: int) -> tuple[float, str]:
+    """dn.hvp's time at n, extrapolated from single calls at n/100 and n/10 (a power law).
+
+    Forward over forward needs a pass per basis direction unless the transform is cleverer, so
+    the time can grow as n^2: measure before committing to a call that could take minutes."""
+    if n < 10**4:
+        return 0.0, ""
+    seconds = []
+    for m in (n // 100, n // 10):
+        xm, vm = np.linspace(-1.0, 2.0, m), np.cos(np.arange(m))
+        dn.hvp(rosen_np, xm, vm)  # warm
+        start = time.perf_counter()
+        dn.hvp(rosen_np, xm, vm)
+        seconds.append(time.perf_counter() - start)
+    exponent = max(np.log10(max(seconds[1], 1e-9) / max(seconds[0], 1e-9)), 1.0)
+    predicted = seconds[1] * 10**exponent
+    probes = (f"{seconds[0] * 1e3:.3g} ms at n={size_label(n // 100)}, {seconds[1] * 1e3:.3g} ms at "
+              f"n={size_label(n // 10)}, growing as n^{exponent:.2f}")
+    return predicted, probes
+
+
 def bench_hvp(config: Config, n: int) -> list[Case]:
     x = np.linspace(-1.0, 2.0, n)
     v = np.cos(np.arange(n))
@@ -593,8 +614,16 @@ def bench_hvp(config: Config, n: int) -> list[Case]:
     for case in (hv, gr):
         case.run("numpy", "primal f(x)", lambda: lambda: rosen_np(x), role="primal")
     if hasattr(dn, "hvp"):
-        ours = hv.run("dualnumpy", "dn.hvp (forward over forward)", lambda: lambda: dn.hvp(rosen_np, x, v),
-                      expect=exact_hvp, role="reference")
+        predicted, probes = predict_hvp_seconds(n)
+        if predicted > config.cap_s:
+            ours = None
+            hv.skip("dualnumpy", f"dn.hvp at n={size_label(n)}",
+                    f"predicted {predicted:.0f} s from {probes}, over the {config.cap_s:.0f} s cap: not run; "
+                    f"x dualnumpy below is to dn.reverse.grad")
+        else:
+            ours = hv.run("dualnumpy", "dn.hvp (forward over forward)",
+                          lambda: lambda: dn.hvp(rosen_np, x, v), expect=exact_hvp, role="reference",
+                          note=f"probes: {probes}" if probes else "")
     else:
         ours = None
         hv.skip("dualnumpy", "dn.hvp", "dn.hvp is not in this build of dualnumpy (and dn.jvp does not "
