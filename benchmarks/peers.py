@@ -925,6 +925,10 @@ def environment(peers: tuple[str, ...]) -> dict[str, Any]:
             continue
         try:
             info[name] = peer(name).version
+            if name == "torch":
+                info[name] += f" ({peer(name).torch.get_num_threads()} threads)"
+            if name == "jax":
+                info[name] += f" ({peer(name).jax.default_backend()}, x64)"
         except Skip as reason:
             info[name] = f"skipped: {reason}"
     return info
