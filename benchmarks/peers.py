@@ -288,8 +288,13 @@ class Case:
             if sync is not None:
                 inner = call
                 call = lambda: sync(inner())
-            result, first, median, calls = measure(call, self.config,
-                                                   warm_up=tool not in ("numdifftools", "scipy"))
+            start = time.perf_counter()
+            result = call()
+            first = time.perf_counter() - start
+            # checked before it is timed; a wrong result is still timed, and reported
+            check = "" if expect is None else compare(result, expect, tol or AD_TOL)
+            median, calls = measure(call, first, self.config,
+                                    warm_up=tool not in ("numdifftools", "scipy"))
         except Skip as reason:
             self.skip(tool, method, str(reason))
             return None
@@ -297,7 +302,6 @@ class Case:
             self.rows.append(Row(self.name, tool, method, check="ERROR",
                                  note=f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"))
             return None
-        check = "" if expect is None else compare(result, expect, tol or AD_TOL)
         extra = after(result) if after is not None else ""
         notes = "; ".join(s for s in (note, extra) if s)
         if calls == 1:
@@ -307,25 +311,23 @@ class Case:
         return result
 
 
-def measure(call: Callable[[], Any], config: Config, warm_up: bool = True) -> tuple[Any, float, float, int]:
-    """(first result, first-call seconds, median seconds per call, number of calls timed).
+def measure(call: Callable[[], Any], first: float, config: Config,
+            warm_up: bool = True) -> tuple[float, int]:
+    """(median seconds per call, number of calls timed), after a first call that took ``first``.
 
     A tool with caches (jit, dispatch tables, lazy imports: ``warm_up``) is always called a second
     time before a median is taken, even when its first call is over the budget; a tool without
     (finite differences) over the budget is timed by its first call alone.
     """
-    start = time.perf_counter()
-    result = call()
-    first = time.perf_counter() - start
     if first > config.budget_s and not warm_up:
-        return result, first, first, 1
+        return first, 1
     if first > config.cap_s:
-        return result, first, first, 1
+        return first, 1
     start = time.perf_counter()
     call()
     estimate = max(time.perf_counter() - start, 1e-7)
     if estimate > config.budget_s:  # the warm call, once
-        return result, first, estimate, 1
+        return estimate, 1
     number = max(1, int(config.sample_s / estimate))
     repeat = config.repeat if estimate * number * config.repeat < 4 * config.budget_s else 3
     samples = []
@@ -334,7 +336,7 @@ def measure(call: Callable[[], Any], config: Config, warm_up: bool = True) -> tu
         for _ in range(number):
             call()
         samples.append((time.perf_counter() - start) / number)
-    return result, first, statistics.median(samples), repeat * number
+    return statistics.median(samples), repeat * number
 
 
 def to_numpy(value: Any) -> Any:
