@@ -49,6 +49,7 @@ import dualnumpy as dn
 PEERS = ("jax", "torch", "autograd", "numdifftools", "scipy")
 WORKLOADS = ("bratu", "bratu1e6", "rosenbrock", "hvp", "stencil", "memory")
 BLOCK_ENV = "DUALNUMPY_PEERS_BLOCK"
+TORCH_THREADS_ENV = "DUALNUMPY_PEERS_TORCH_THREADS"  # set by --torch-threads, read by the children too
 
 # np.allclose tolerances: AD tools agree to rounding; finite differences to their truncation error.
 AD_TOL = {"rtol": 1e-9, "atol": 1e-11}
@@ -99,6 +100,9 @@ def _import_peer(name: str) -> _Modules:
     if name == "torch":
         torch = importlib.import_module("torch")
         importlib.import_module("torch.func")
+        threads = os.environ.get(TORCH_THREADS_ENV)
+        if threads:
+            torch.set_num_threads(int(threads))
         return _Modules(torch=torch, F=importlib.import_module("torch.nn.functional"),
                         version=torch.__version__)
     if name == "autograd":
@@ -942,6 +946,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help=f"comma-separated workloads of {', '.join(WORKLOADS)}")
     parser.add_argument("--peers", default="all", help=f"comma-separated of {', '.join(PEERS)}, all, none")
     parser.add_argument("--json", default=None, help="also write the rows and the environment here")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads(N) (default: torch's own choice)")
     parser.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_n", dest="child_n", type=int, default=2000, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -961,6 +967,8 @@ def main(argv: list[str] | None = None) -> int:
         bad = sorted(set(peers) - set(PEERS))
         if bad:
             parser.error(f"unknown peers {bad}; choose from {', '.join(PEERS)}")
+    if options.torch_threads is not None:
+        os.environ[TORCH_THREADS_ENV] = str(options.torch_threads)
     quick = options.quick
     config = Config(quick=quick, repeat=3 if quick else 9, sample_s=0.005 if quick else 0.02,
                     budget_s=0.5 if quick else 3.0,
