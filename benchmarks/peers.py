@@ -283,7 +283,8 @@ class Case:
     def run(self, tool: str, method: str, make: Callable[[], Callable[[], Any]], *,
             expect: Any = None, tol: dict[str, float] | None = None, role: str = "",
             note: str = "", sync: Callable[[Any], Any] | None = None,
-            after: Callable[[Any], str] | None = None) -> Any:
+            after: Callable[[Any], str] | None = None,
+            check_with: Callable[[Any], str] | None = None) -> Any:
         """Build the call (a Skip inside names the reason), check its first result, time it."""
         if tool != "dualnumpy" and tool != "numpy" and tool.split()[0] not in self.config.peers:
             return None
@@ -296,7 +297,10 @@ class Case:
             result = call()
             first = time.perf_counter() - start
             # checked before it is timed; a wrong result is still timed, and reported
-            check = "" if expect is None else compare(result, expect, tol or AD_TOL)
+            if check_with is not None:
+                check = check_with(result)
+            else:
+                check = "" if expect is None else compare(result, expect, tol or AD_TOL)
             median, calls = measure(call, first, self.config,
                                     warm_up=tool not in ("numdifftools", "scipy"))
         except Skip as reason:
@@ -372,6 +376,18 @@ def compare(result: Any, expect: Any, tol: dict[str, float]) -> str:
     if np.allclose(got, want, rtol=tol["rtol"], atol=tol["atol"] * max(scale, 1.0)):
         return "ok"
     return f"MISMATCH max|diff| = {float(np.max(np.abs(got - want))):.2e}"
+
+
+def covers(pattern: Any, expect: Any) -> str:
+    """"ok" when the detected pattern holds every nonzero of the reference Jacobian (a pattern may
+    be conservative, never missing a dependency)."""
+    want = to_numpy(expect)
+    rows, cols = want.nonzero()
+    got = to_numpy(pattern)
+    if got.shape != want.shape:
+        return f"MISMATCH pattern shape {got.shape} != {want.shape}"
+    held = np.asarray(got[rows, cols]).ravel().astype(bool)
+    return "ok" if held.all() else f"MISMATCH pattern misses {int((~held).sum())} nonzeros"
 
 
 def jax_sync(value: Any) -> Any:
@@ -478,7 +494,8 @@ def sparse_rows(case: Case, f: Callable[[Any], Any], x: np.ndarray, expect: Any,
     detect = dn.hessian_sparsity if hessian else dn.jacobian_sparsity
     name = "sparse_hessian" if hessian else "sparse_jacfwd"
     pattern = case.run("dualnumpy", f"dn.{detect.__name__} (detection only)", lambda: lambda: detect(f, x),
-                       after=lambda p: f"nnz {p.nnz}")
+                       after=lambda p: f"nnz {p.nnz}",
+                       check_with=None if expect is None else lambda p: covers(p, expect))
     ours = None
     if hasattr(dn, name):
         make = getattr(dn, name)
