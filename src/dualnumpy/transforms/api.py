@@ -349,10 +349,12 @@ class _Seeding:
 class _Block:
     """The Jacobian of one output leaf, filled chunk by chunk.
 
-    Plain tangents are written straight into the final arrays (one per input leaf,
-    ``out_shape + in_shape``), so no pass's tangents outlive it. Tangents that are Duals
-    of an outer transform (nesting) cannot live in an ndarray: they are kept per chunk and
-    joined through NumPy's own functions, which dispatch on the Duals.
+    Plain tangents are copied straight into the final arrays, one per input leaf, stored
+    ``(in.size, out.size)`` so that each chunk's ``(k, *out_shape)`` tangent lands in
+    contiguous rows; the result is that array viewed as ``out_shape + in_shape`` (for a
+    vector function, the Fortran-ordered Jacobian). No pass's tangents outlive it.
+    Tangents that are Duals of an outer transform (nesting) cannot live in an ndarray:
+    they are kept per chunk and joined through NumPy's functions, which dispatch on them.
     """
 
     def __init__(self, seeding: _Seeding, value: Any) -> None:
@@ -363,20 +365,26 @@ class _Block:
         self.chunks: list[Any] | None = None
 
     def _allocate(self, dtype: Any) -> None:
-        self.arrays = [np.empty(self.out_shape + shape_of(leaf), dtype=dtype)
-                       for leaf in self.seeding.leaves]
+        self.arrays = [np.empty((size, self.size), dtype=dtype) for size in self.seeding.sizes]
 
-    def _written(self, lo: int) -> Any:
-        """Directions 0..lo-1 already written, back in the chunk layout ``(lo, *out_shape)``."""
+    def _pieces(self, lo: int, hi: int) -> list[tuple[np.ndarray[Any, Any], int, int, int]]:
+        """(array, first row, last row, first chunk row) of every input leaf in lo..hi-1."""
         assert self.arrays is not None
         s = self.seeding
-        columns = [a.reshape(self.size, size)[:, :max(0, min(lo - offset, size))]
-                   for a, offset, size in zip(self.arrays, s.offsets[:-1], s.sizes, strict=True)]
-        return np.concatenate(columns, axis=1).T.reshape((lo, *self.out_shape))
+        found = []
+        for a, offset, size in zip(self.arrays, s.offsets[:-1], s.sizes, strict=True):
+            start, stop = max(lo, offset), min(hi, offset + size)
+            if start < stop:
+                found.append((a, start - offset, stop - offset, start - lo))
+        return found
 
     def write(self, lo: int, hi: int, t: Any) -> None:
-        if self.chunks is None and type(t) is not np.ndarray:
-            self.chunks = [self._written(lo)] if lo else []
+        if self.chunks is None and type(t) is not np.ndarray:  # a Dual: join per chunk from here
+            if lo and self.arrays is not None:
+                done = [a[first:last] for a, first, last, _ in self._pieces(0, lo)]
+                self.chunks = [np.concatenate(done).reshape((lo, *self.out_shape))]
+            else:
+                self.chunks = []
             self.arrays = None
         if self.chunks is not None:
             self.chunks.append(t)
@@ -385,14 +393,10 @@ class _Block:
             self._allocate(t.dtype)
         elif t.dtype != self.arrays[0].dtype:  # a later chunk of a wider dtype (complex)
             dtype = np.result_type(self.arrays[0].dtype, t.dtype)
-            self.arrays = [a.astype(dtype, copy=False) for a in self.arrays]
-        assert self.arrays is not None
-        s = self.seeding
+            self.arrays = [a.astype(dtype) for a in self.arrays]
         rows = np.reshape(t, (hi - lo, self.size))
-        for a, offset, size in zip(self.arrays, s.offsets[:-1], s.sizes, strict=True):
-            start, stop = max(lo, offset), min(hi, offset + size)
-            if start < stop:
-                a.reshape(self.size, size)[:, start - offset:stop - offset] = rows[start - lo:stop - lo].T
+        for a, first, last, at in self._pieces(lo, hi):
+            a[first:last] = rows[at:at + last - first]
 
     def result(self, single: bool) -> Any:
         s = self.seeding
@@ -402,7 +406,14 @@ class _Block:
         if self.arrays is None:  # no pass wrote (no inputs)
             self._allocate(np.float64)
         assert self.arrays is not None
-        pieces = [a[()] if a.ndim == 0 else a for a in self.arrays]
+        out_ndim = len(self.out_shape)
+        pieces = []
+        for a, leaf in zip(self.arrays, s.leaves, strict=True):
+            in_shape = shape_of(leaf)
+            block = a.reshape(in_shape + self.out_shape)
+            axes = (*range(len(in_shape), len(in_shape) + out_ndim), *range(len(in_shape)))
+            block = block.transpose(axes)
+            pieces.append(block[()] if block.ndim == 0 else block)
         tree = unflatten(s.treedef, pieces)
         return tree[0] if single else tree
 
