@@ -307,7 +307,11 @@ def _pad(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
         if fill_key:
             kwargs[fill_key] = 0
         pairs = _pad_pairs(values["pad_width"], len(shape))
-        t_out = np.pad(tx, [(0, 0), *pairs], mode, **kwargs)
+        if mode == "constant" and type(tx) is np.ndarray:  # zeros around a copy, as np.pad does
+            t_out = np.zeros((k, *shape_of(ans)), dtype=tx.dtype)
+            t_out[(slice(None), *[slice(b, b + n) for (b, _), n in zip(pairs, shape, strict=True)])] = tx
+        else:
+            t_out = np.pad(tx, [(0, 0), *pairs], mode, **kwargs)
     if t_fill is not None:
         # Every padded entry is an affine function of the fill values: add one mask per value.
         fill_shape = shape_of(t_fill)[1:]
