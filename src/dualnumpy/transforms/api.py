@@ -584,7 +584,7 @@ def jacfwd(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
     @functools.wraps(fun)
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
-        values, out_def, blocks, aux = _forward_jacobian(
+        _, out_def, blocks, aux = _forward_jacobian(
             fun, argnums, has_aux, chunk_size, "jacfwd", args, kwargs)
         single = isinstance(argnums, int)
         jac = unflatten(out_def, [b.result(single) for b in blocks])
