@@ -1,7 +1,10 @@
 """The functional front end: jvp, derivative, grad, value_and_grad, jacfwd, hessian.
 
 Each call seeds Duals with a fresh tag (DESIGN.md section 4), runs the user's
-function, and reads the tangents of that tag back out of its outputs.
+function, and reads the tangents of that tag back out of its outputs. jacfwd, grad
+and hessian seed basis directions in chunks whose default size comes from a memory
+budget (DEFAULT_CHUNK_BUDGET, set_chunk_budget) and write each chunk's tangents into
+the final arrays.
 """
 
 from __future__ import annotations
@@ -543,7 +546,9 @@ def grad(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
         ``fun`` returns ``(value, aux)``; the gradient function then returns
         ``(gradient, aux)``.
     chunk_size : int, optional
-        At most this many directions per pass (bounds memory; same result).
+        At most this many directions per pass (bounds memory; the same result for
+        every chunk size). By default as many as the budget allows
+        (:func:`set_chunk_budget`, 1 MiB of tangents per pass).
 
     Examples
     --------
@@ -566,11 +571,15 @@ def grad(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
 def jacfwd(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
            chunk_size: int | None = None) -> Fun:
-    """The Jacobian by forward mode: one batched pass (or one per chunk).
+    """The Jacobian by forward mode: one batched pass per chunk of basis directions.
 
     Each output leaf gets the shape ``out.shape + in.shape``; with several
     inputs (a tuple ``argnums`` or a pytree argument) each output leaf holds
-    the inputs' structure.
+    the inputs' structure. Without ``chunk_size`` the chunk is chosen from the
+    memory budget (:func:`set_chunk_budget`): about ``budget // (n * 8)``
+    directions of n float64 inputs per pass, fewer when the output is larger than
+    the input. Each chunk is written into the result as it is computed, so the
+    peak memory is close to the size of the Jacobian itself.
 
     Examples
     --------
@@ -596,6 +605,11 @@ def jacfwd(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 def hessian(fun: Fun, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             chunk_size: int | None = None) -> Fun:
     """The Hessian, forward over forward: shape ``x.shape + x.shape`` for one array input.
+
+    ``chunk_size`` applies to both levels. By default each level takes what the
+    memory budget allows; the inner level counts the outer directions its
+    tangents carry (k outer directions make each inner direction k + 1 times
+    as large).
 
     Examples
     --------
