@@ -10,6 +10,7 @@ the final arrays.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -302,7 +303,7 @@ class _Seeding:
                                 f"only. Use jvp with complex tangents (holomorphic functions) or "
                                 f"pass real and imaginary parts as separate inputs")
         self.sizes = [math.prod(shape_of(x)) for x in self.leaves]
-        self.offsets = np.cumsum([0, *self.sizes]).tolist()
+        self.offsets = [0, *itertools.accumulate(self.sizes)]
         self.n = int(self.offsets[-1])
         self.fast = all(is_fast_scalar(x) for x in self.leaves)
         self.element_bytes = max((_direction_bytes(x) for x in self.leaves), default=8)
@@ -414,9 +415,10 @@ class _Block:
         for a, leaf in zip(self.arrays, s.leaves, strict=True):
             in_shape = shape_of(leaf)
             block = a.reshape(in_shape + self.out_shape)
-            axes = (*range(len(in_shape), len(in_shape) + out_ndim), *range(len(in_shape)))
-            block = block.transpose(axes)
-            pieces.append(block[()] if block.ndim == 0 else block)
+            if out_ndim:
+                block = block.transpose((*range(len(in_shape), len(in_shape) + out_ndim),
+                                         *range(len(in_shape))))
+            pieces.append(block if in_shape or out_ndim else block[()])
         tree = unflatten(s.treedef, pieces)
         return tree[0] if single else tree
 
@@ -444,7 +446,7 @@ def _forward_jacobian(fun: Fun, argnums: int | Sequence[int], has_aux: bool,
             out_def, values = treedef, [p for p, _ in pairs]
             blocks = [_Block(seeding, v) for v in values]
             aux = _strip_tag(chunk_aux, tag) if has_aux else None
-            if explicit is None:  # an output larger than the input counts against the budget
+            if explicit is None and hi < seeding.n:  # a larger output counts against the budget
                 step = seeding.default_chunk(sum(b.size for b in blocks))
         elif treedef != out_def or any(shape_of(p) != b.out_shape
                                        for (p, _), b in zip(pairs, blocks, strict=True)):
