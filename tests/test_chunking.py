@@ -4,6 +4,8 @@ budget in bytes, every chunking gives the same bits, and peak memory stays near 
 
 from __future__ import annotations
 
+import platform
+import sys
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -295,3 +297,21 @@ def test_none_restores_the_default_budget(budget: Any) -> None:
     budget(123)
     assert budget(None) == 123
     assert api.chunk_budget() == api.DEFAULT_CHUNK_BUDGET
+
+
+# ---------------------------------------------------------------- the allocator
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc",
+                    reason="page-fault counts of glibc's malloc")
+def test_chunked_passes_do_not_page_fault() -> None:
+    """After the import's primer, the temporaries of every pass come from the heap."""
+    import resource  # POSIX only
+    x = RNG.uniform(-1.0, 1.0, 100)
+    hess = dn.hessian(rosenbrock)
+    hess(x)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(3):
+        hess(x)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3
+    assert faults < 200, f"{faults:.0f} page faults per Hessian (about 8800 without the primer)"

@@ -221,6 +221,23 @@ DEFAULT_CHUNK_BUDGET = 1 << 20
 
 _chunk_budget = DEFAULT_CHUNK_BUDGET
 
+#: Chunked passes allocate and free the same few tangent arrays over and over. glibc's malloc
+#: serves a block above its mmap threshold (128 KiB at start-up) with fresh pages from the
+#: kernel, page-faulting on every pass, until a larger block is freed, which raises the
+#: threshold (to at most 32 MiB) and the heap's trim threshold (to twice that). A program
+#: that never frees a large array (a Hessian has a small output) would pay the faults on
+#: every pass: 8,800 per call and 3.5x the time for the Rosenbrock Hessian at n = 100 on
+#: the machine of issue 10. So the import frees one untouched block of this size, as any
+#: large NumPy temporary would; no page of it is ever mapped. Other allocators ignore it.
+ALLOCATOR_PRIMER_BYTES = 16 << 20
+
+
+def _prime_allocator(nbytes: int) -> None:
+    np.empty(nbytes, dtype=np.uint8)  # freed at once, never touched
+
+
+_prime_allocator(ALLOCATOR_PRIMER_BYTES)
+
 
 def chunk_budget() -> int:
     """The bytes per pass that choose the default ``chunk_size`` (see :func:`set_chunk_budget`)."""
