@@ -216,7 +216,9 @@ def derivative(fun: Fun, argnum: int = 0, *, has_aux: bool = False) -> Fun:
 #: seeded inputs: ``chunk * n * itemsize``). ``jacfwd``, ``grad`` and ``hessian`` without
 #: ``chunk_size`` seed as many directions per pass as fit; the Jacobian itself is written
 #: into its final array chunk by chunk, so peak memory is about the output plus a few times
-#: this. 1 MiB keeps a pass's temporaries in cache and away from the allocator's slow path.
+#: this (about five for sin(x) * x: 1.17x its Jacobian at n = 2000, where 2 MiB gives 1.33x).
+#: A pass's temporaries of 1 MiB also stay in cache; much smaller chunks pay more in Python
+#: per pass than they save.
 DEFAULT_CHUNK_BUDGET = 1 << 20
 
 _chunk_budget = DEFAULT_CHUNK_BUDGET
