@@ -257,11 +257,11 @@ def set_chunk_budget(nbytes: int | None) -> int:
     Examples
     --------
     >>> import numpy as np
-    >>> from dualnumpy.transforms.api import jacfwd, set_chunk_budget
-    >>> old = set_chunk_budget(64)  # 64 bytes: one float64 direction of 8 inputs per pass
-    >>> jacfwd(lambda x: x ** 2)(np.arange(8.0)).shape
+    >>> import dualnumpy as dn
+    >>> old = dn.set_chunk_budget(64)  # 64 bytes: one float64 direction of 8 inputs per pass
+    >>> dn.jacfwd(lambda x: x ** 2)(np.arange(8.0)).shape
     (8, 8)
-    >>> _ = set_chunk_budget(old)
+    >>> _ = dn.set_chunk_budget(old)
     """
     global _chunk_budget
     if nbytes is None:
