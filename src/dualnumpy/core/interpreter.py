@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dualnumpy.core import sums
 from dualnumpy.core.refusals import refuse_out, refuse_where, unsupported
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
@@ -322,9 +323,13 @@ def function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any
         unsupported(name, "it is not in dualnumpy's function table yet; apply it to d.value if "
                           "its result does not depend on the tangent, write it with "
                           "supported NumPy operations, or register a rule with dualnumpy.rules.register")
-    return apply(rule, func, name, args, kwargs)
+    result = apply(rule, func, name, args, kwargs)
+    if func is _np_sum and sums.active():
+        sums.note(result, bind(func, args, kwargs))
+    return result
 
 
+_np_sum = np.sum
 _IN_PLACE_NAMES = frozenset(IN_PLACE_OPTIONS)
 
 

@@ -32,6 +32,7 @@ from dualnumpy.sparsity.coloring import (
     symmetrized,
 )
 from dualnumpy.sparsity.detect import hessian_pairs, trace
+from dualnumpy.sparsity.separable import Separable, SeparableHessian, analyse
 from dualnumpy.transforms.api import grad, hessian, jacfwd, jvp
 
 Fun = Callable[..., Any]
@@ -282,6 +283,10 @@ class SparseHessian(_Compressed):
     def __init__(self, fun: Fun, sparsity: Any = None, *, check: bool = False) -> None:
         super().__init__(fun, sparsity, check=check)
         self._gradient: Fun | None = None
+        #: the terms of a separable ``f = np.sum(F(x))`` (``sparsity/separable.py``), found on
+        #: the first call; None when f is not of that form (then forward over forward)
+        self.separable: Separable | None = None
+        self._by_terms: SeparableHessian | None = None
 
     def _pattern(self, x: np.ndarray[Any, Any], fun: Fun) -> tuple[Structure, tuple[int, ...] | None]:
         if self._given is None:
@@ -305,9 +310,22 @@ class SparseHessian(_Compressed):
         fun = self._bind(args, kwargs)
         if self.coloring is None:
             self._prepare(x, fun)
+            analysis = analyse(fun, x)
+            if analysis is not None:
+                self.separable = analysis
+                self._by_terms = SeparableHessian(analysis, self.sparsity)
         else:
             self._check_x(x)
         assert self._seeds is not None and self._decompression is not None
+        if self._by_terms is not None:
+            try:
+                gradient, data = self._by_terms.data(fun, x)
+            except ValueError:  # f's terms changed with the point: the general method from now on
+                self._by_terms = None
+            else:
+                sparse = require_scipy(self._name)
+                pattern = self.sparsity
+                return gradient, sparse.csr_matrix((data, pattern.indices, pattern.indptr), shape=pattern.shape)
         per_direction = self._seeds.shape[0] * max(x.size, 1)
         chunk = None if per_direction * x.size <= HESSIAN_CHUNK_ELEMENTS else \
             max(1, HESSIAN_CHUNK_ELEMENTS // per_direction)

@@ -39,6 +39,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from dualnumpy.core import sums
 from dualnumpy.core.surface import ArraySurface
 from dualnumpy.numpy_facts.movement import MOVES_ELEMENTS
 from dualnumpy.numpy_facts.signatures import IN_PLACE_OPTIONS, Args, bind, call, public_name, ufunc_name
@@ -610,7 +611,10 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
         x = traced[0]
         out_shape = np.shape(ans)
         deps = reduce_along(x.deps, x.shape, values.get("axis"), out_shape)
-        return _wrap(ans, deps, trace)
+        result = _wrap(ans, deps, trace)
+        if func is np.sum and sums.active():
+            sums.note(result, bound)
+        return result
     if isinstance(rule, Linear):
         return _linear_call(rule, name, bound, values, ans, trace)
     if isinstance(rule, Bilinear):
