@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dualnumpy._support import supported_markdown
 
@@ -64,3 +65,17 @@ def test_readme_harness_example_runs() -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("compare f: Jacobian of 2 output entries by 2 input entries")
     assert lines[-1] == "result: agree"
+
+
+def test_readme_sparse_newton_example_runs() -> None:
+    pytest.importorskip("scipy", reason="the sparse example needs scipy (dualnumpy[sparse])")
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Sparse Jacobians and Hessians"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python\n") + 10)]
+    code += "\nprint(float(np.max(np.abs(residual(u)))) * (1.0 / (u.size + 1)) ** 2)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Coloring(3 colors for 1000000 columns")
+    assert float(lines[1]) < 1e-12  # h^2 |F(u)|: converged to rounding
