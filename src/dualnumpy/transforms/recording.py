@@ -453,6 +453,18 @@ class Program:
         for node_id, step in last.items():
             if node_id not in keep:
                 self.frees[step].append(node_id)
+        # A fresh array consumed only by elementwise arithmetic may take the result of its
+        # last consumer in place: no view of it can be alive then.
+        consumers: dict[int, list[Node]] = {}
+        for node in self.order:
+            for source in node.inputs():
+                consumers.setdefault(source.id, []).append(node)
+        fresh = {node.id for node in self.order if _arithmetic(node) and node.id not in keep
+                 and all(_arithmetic(c) for c in consumers.get(node.id, []))}
+        self.reuse: list[int | None] = [
+            next((i for i in frees if i in fresh and any(s.id == i for s in node.inputs())), None)
+            if _arithmetic(node) else None
+            for node, frees in zip(self.order, self.frees, strict=True)]
         self.batchable = False
 
     def nodes(self) -> list[Node]:
@@ -473,18 +485,55 @@ class Program:
     def replay(self, seeds: Sequence[Any]) -> list[Any]:
         """The output tangents for seed tangents in the batched layout ``(k, *shape)``."""
         env: dict[int, Any] = {s.id: t for s, t in zip(self.seeds, seeds, strict=True)}
-        for node, frees in zip(self.order, self.frees, strict=True):
+        for node, frees, reuse in zip(self.order, self.frees, self.reuse, strict=True):
             kind = type(node)
             if kind is Scaled:
-                env[node.id] = node.scale * env[node.src.id]  # type: ignore[attr-defined]
+                operands: Any = (node.scale, env[node.src.id])  # type: ignore[attr-defined]
+                func: Any = np.multiply
             elif kind is Op:
-                env[node.id] = node.func(*_substitute(node.args, env),  # type: ignore[attr-defined]
-                                         **_substitute(node.kwargs, env))  # type: ignore[attr-defined]
+                operands = _substitute(node.args, env)  # type: ignore[attr-defined]
+                func = node.func  # type: ignore[attr-defined]
+                if node.kwargs:  # type: ignore[attr-defined]
+                    env[node.id] = func(*operands, **_substitute(node.kwargs, env))  # type: ignore[attr-defined]
+                    operands = None
             else:
                 env[node.id] = env[node.src.id][node.index]  # type: ignore[attr-defined]
+                operands = None
+            if operands is not None:
+                target = None if reuse is None else env[reuse]
+                if target is not None and _can_take(target, operands):
+                    env[node.id] = func(*operands, out=target)
+                else:
+                    env[node.id] = func(*operands)
             for node_id in frees:
                 del env[node_id]
         return [None if n is None else env[n.id] for n in self.outputs]
+
+
+_ARITHMETIC = frozenset({np.add, np.subtract, np.multiply, np.negative, np.positive,
+                         np.true_divide, np.conjugate})
+
+
+def _arithmetic(node: Node) -> bool:
+    """A node whose value is a fresh array computed elementwise (no view of its inputs)."""
+    return type(node) is Scaled or (type(node) is Op and node.func in _ARITHMETIC  # type: ignore[attr-defined]
+                                    and not node.kwargs)  # type: ignore[attr-defined]
+
+
+def _can_take(target: Any, operands: Sequence[Any]) -> bool:
+    """``target`` (a dying temporary) can hold the result of an arithmetic ufunc."""
+    if type(target) is not np.ndarray or target.base is not None or not target.flags.writeable:
+        return False
+    shapes = []
+    for x in operands:
+        if not isinstance(x, (np.ndarray, np.generic, float, int, complex)):
+            return False  # a Dual tangent (nesting): no in-place arithmetic
+        shapes.append(np.shape(x))
+    try:
+        return bool(np.broadcast_shapes(*shapes) == target.shape
+                    and np.result_type(*operands) == target.dtype)
+    except (ValueError, TypeError):
+        return False
 
 
 def _map_constants(x: Any, fix: Callable[[Any], Any]) -> Any:
