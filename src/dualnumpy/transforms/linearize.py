@@ -108,6 +108,11 @@ class Linearization:
         return recording.held_bytes(self._program.constants())
 
     @property
+    def operations(self) -> int | None:
+        """The number of operations a call replays (None for the ``"jvp"`` strategy)."""
+        return None if self._program is None else len(self._program.order)
+
+    @property
     def in_shapes(self) -> list[tuple[int, ...]]:
         return [shape_of(p) for p in self._primals]
 
