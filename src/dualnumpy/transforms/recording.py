@@ -288,14 +288,24 @@ def record(session: Session, func: Callable[..., Any], args: tuple[Any, ...],
     _check_operands(session, _walk((args, kwargs)), getattr(func, "__name__", "a call"))
     with np.errstate(all="ignore"):
         result = func(*_shadows(args), **_shadows(kwargs))
-    op = Op(session, func, _template(args), _template(kwargs))
+    if not _holds_arrays(result):
+        session.fail(f"{getattr(func, '__name__', func)} of a tangent returned a "
+                     f"{type(result).__name__}, which a program cannot hold")
+    return _wrap(session, Op(session, func, _template(args), _template(kwargs)), result)
+
+
+def _holds_arrays(result: Any) -> bool:
     if _is_array(result):
-        return Recorded(op, result, session)
-    if isinstance(result, (tuple, list)) and all(_is_array(r) for r in result):
-        outs = [Recorded(Pick(session, op, i), r, session) for i, r in enumerate(result)]
-        return type(result)(*outs) if hasattr(result, "_fields") else type(result)(outs)
-    session.fail(f"{getattr(func, '__name__', func)} of a tangent returned a "
-                 f"{type(result).__name__}, which a program cannot hold")
+        return True
+    return isinstance(result, (tuple, list)) and all(_holds_arrays(r) for r in result)
+
+
+def _wrap(session: Session, node: Node, result: Any) -> Any:
+    """Arrays as Recorded; tuples and lists of them (histogramdd's edges) item by item."""
+    if _is_array(result):
+        return Recorded(node, result, session)
+    outs = [_wrap(session, Pick(session, node, i), r) for i, r in enumerate(result)]
+    return type(result)(*outs) if hasattr(result, "_fields") else type(result)(outs)
 
 
 def _reshape_batch(t: Any, rest: tuple[Any, ...], order: str = "C") -> Any:
