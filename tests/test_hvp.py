@@ -71,7 +71,7 @@ def test_batched_v_gives_one_product_per_row() -> None:
 
 def test_k_equal_to_the_input_size_is_still_unambiguous() -> None:
     x = np.random.default_rng(6).uniform(-1, 1, (2, 2))
-    f = lambda x: np.sum(np.sin(x) * x[::-1])  # noqa: E731
+    f = lambda x: np.sum(np.sin(x) * x[::-1])
     H = dn.hessian(f)(x).reshape(4, 4)
     V = np.random.default_rng(7).standard_normal((2, 2, 2))  # k = 2 directions of shape (2, 2)
     got = hvp(f, x, V)

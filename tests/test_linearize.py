@@ -345,7 +345,7 @@ def test_a_swallowed_recording_failure_still_falls_back() -> None:
 
 def test_linearize_inside_jacfwd_differentiates_through_the_point() -> None:
     v = np.array([1.0, -2.0, 0.5])
-    f = lambda x: np.sin(x) * x[::-1]  # noqa: E731
+    f = lambda x: np.sin(x) * x[::-1]
     x0 = np.array([0.3, 0.6, 0.9])
     got = dn.jacfwd(lambda x: linearize(f, x)[1](v))(x0)
     want = dn.jacfwd(lambda x: dn.jvp(f, (x,), (v,))[1])(x0)
@@ -372,7 +372,7 @@ def test_the_tangent_map_differentiates_to_the_jacobian() -> None:
 def test_as_linear_operator() -> None:
     scipy_linalg = pytest.importorskip("scipy.sparse.linalg")
     x = np.random.default_rng(0).uniform(-1, 1, (3, 4))
-    f = lambda x: np.tanh(x) * 3.0 + np.roll(x, 1, axis=1)  # noqa: E731
+    f = lambda x: np.tanh(x) * 3.0 + np.roll(x, 1, axis=1)
     _, f_jvp = linearize(f, x)
     op = f_jvp.as_linear_operator()
     J = dn.jacfwd(f)(x).reshape(12, 12)

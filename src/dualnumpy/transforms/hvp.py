@@ -184,7 +184,7 @@ def _chunk(fun: Fun, along_v: list[Dual], x_def: Any, offsets: list[int], sizes:
     gradient = out.tangent if isinstance(out, Dual) and out.tag == outer else None
     if isinstance(gradient, Dual) and gradient.tag == inner:
         t = gradient.tangent  # (m,) or (k, m)
-        if shape_of(t) != lead + (m,):
-            t = np.broadcast_to(t, lead + (m,))
+        if shape_of(t) != (*lead, m):
+            t = np.broadcast_to(t, (*lead, m))
         return t
-    return np.zeros(lead + (m,), dtype)
+    return np.zeros((*lead, m), dtype)

@@ -526,8 +526,8 @@ _ARITHMETIC = frozenset({np.add, np.subtract, np.multiply, np.negative, np.posit
 
 def _arithmetic(node: Node) -> bool:
     """A node whose value is a fresh array computed elementwise (no view of its inputs)."""
-    return type(node) is Scaled or (type(node) is Op and node.func in _ARITHMETIC  # type: ignore[attr-defined]
-                                    and not node.kwargs)  # type: ignore[attr-defined]
+    return type(node) is Scaled or (isinstance(node, Op) and node.func in _ARITHMETIC
+                                    and not node.kwargs)
 
 
 def _can_take(target: Any, operands: Sequence[Any]) -> bool:
