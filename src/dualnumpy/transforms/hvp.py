@@ -113,11 +113,11 @@ def hvp(fun: Fun, x: Any, v: Any, *, chunk_size: int | None = None,
     Examples
     --------
     >>> import numpy as np
-    >>> import dualnumpy as dn
+    >>> from dualnumpy.transforms.hvp import hvp  # also dualnumpy.hvp
     >>> f = lambda x: x[0] ** 2 * x[1]
-    >>> dn.hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0]))  # H = [[4, 2], [2, 0]]
+    >>> hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0]))  # H = [[4, 2], [2, 0]]
     array([4., 2.])
-    >>> dn.hvp(f, np.array([1.0, 2.0]), np.eye(2))  # two directions: the rows of H
+    >>> hvp(f, np.array([1.0, 2.0]), np.eye(2))  # two directions: the rows of H
     array([[4., 2.],
            [2., 0.]])
     """

@@ -281,8 +281,8 @@ def linearize(fun: Fun, *primals: Any) -> tuple[Any, Linearization]:
     Examples
     --------
     >>> import numpy as np
-    >>> import dualnumpy as dn
-    >>> y, f_jvp = dn.linearize(lambda x: np.sin(x) * x, np.array([0.0, 1.0]))
+    >>> from dualnumpy.transforms.linearize import linearize  # also dualnumpy.linearize
+    >>> y, f_jvp = linearize(lambda x: np.sin(x) * x, np.array([0.0, 1.0]))
     >>> f_jvp(np.array([1.0, 1.0]))  # sin(x) + x cos(x)
     array([0.        , 1.38177329])
     >>> f_jvp(np.eye(2))  # two directions at once: the Jacobian's columns as rows
