@@ -392,3 +392,16 @@ def test_as_linear_operator_needs_one_array_in_and_out() -> None:
     _, f_jvp = linearize(lambda a, b: a * b, np.ones(2), np.ones(2))
     with pytest.raises(TypeError, match="one array input"):
         f_jvp.as_linear_operator()
+
+
+def test_functional_index_updates_are_recorded() -> None:
+    def residual(x: Any) -> Any:
+        r = 2.0 * x - np.roll(x, 1) - np.roll(x, -1) + 0.1 * np.exp(x)
+        r = r.at[0].set(x[0] - 1.0)  # boundary rows
+        r = r.at[-1].add(x[-1] ** 2)
+        return r.at[np.array([1, 1, 2])].multiply(x[3])
+
+    x = np.random.default_rng(0).uniform(-1, 1, 6)
+    f_jvp = _check_against_jvp(residual, (x,), ".at[...]")
+    assert f_jvp.strategy == "recorded", f_jvp.reason
+    np.testing.assert_allclose(dn.jacfwd(f_jvp)(np.zeros(6)), dn.jacfwd(residual)(x), rtol=1e-12)

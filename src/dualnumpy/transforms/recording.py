@@ -234,8 +234,52 @@ class Recorded(ArraySurface):
     def __setitem__(self, index: Any, value: Any) -> NoReturn:
         self.session.fail("a tangent was written in place")
 
+    @property
+    def at(self) -> _RecordedUpdater:
+        """Functional index updates, as a Dual's (``core/indexing.py`` calls them on tangents)."""
+        return _RecordedUpdater(self)
+
     def __repr__(self) -> str:
         return f"Recorded(node {self.node.id}, shape={self.shape}, dtype={self.dtype})"
+
+
+def _index_set(t: Any, index: Any, new: Any) -> Any:
+    out = _np.array(t, copy=True) if isinstance(t, np.ndarray) else t
+    if isinstance(out, np.ndarray):
+        out[index] = new
+        return out
+    return out.at[index].set(new)  # a Dual tangent (f_jvp inside another transform)
+
+
+def _index_add(t: Any, index: Any, new: Any) -> Any:
+    if isinstance(t, np.ndarray):
+        out = _np.array(t, copy=True, dtype=np.result_type(t, new))
+        np.add.at(out, index, new)
+        return out
+    return t.at[index].add(new)
+
+
+class _RecordedUpdater:
+    __slots__ = ("_t",)
+
+    def __init__(self, t: Recorded) -> None:
+        self._t = t
+
+    def __getitem__(self, index: Any) -> _RecordedUpdate:
+        return _RecordedUpdate(self._t, index)
+
+
+class _RecordedUpdate:
+    __slots__ = ("_index", "_t")
+
+    def __init__(self, t: Recorded, index: Any) -> None:
+        self._t, self._index = t, index
+
+    def set(self, new: Any) -> Any:
+        return record(self._t.session, _index_set, (self._t, self._index, new), {})
+
+    def add(self, new: Any) -> Any:
+        return record(self._t.session, _index_add, (self._t, self._index, new), {})
 
 
 def seed(session: Session, index: int, shadow: Any) -> Recorded:
