@@ -540,19 +540,18 @@ class Program:
         """The output tangents for seed tangents in the batched layout ``(k, *shape)``."""
         env: dict[int, Any] = {s.id: t for s, t in zip(self.seeds, seeds, strict=True)}
         for node, frees, reuse in zip(self.order, self.frees, self.reuse, strict=True):
-            kind = type(node)
-            if kind is Scaled:
-                operands: Any = (node.scale, env[node.src.id])  # type: ignore[attr-defined]
-                func: Any = np.multiply
-            elif kind is Op:
-                operands = _substitute(node.args, env)  # type: ignore[attr-defined]
-                func = node.func  # type: ignore[attr-defined]
-                if node.kwargs:  # type: ignore[attr-defined]
-                    env[node.id] = func(*operands, **_substitute(node.kwargs, env))  # type: ignore[attr-defined]
-                    operands = None
-            else:
-                env[node.id] = env[node.src.id][node.index]  # type: ignore[attr-defined]
-                operands = None
+            func: Any = np.multiply
+            operands: Any = None
+            if isinstance(node, Scaled):
+                operands = (node.scale, env[node.src.id])
+            elif isinstance(node, Op):
+                func = node.func
+                if node.kwargs:
+                    env[node.id] = func(*_substitute(node.args, env), **_substitute(node.kwargs, env))
+                else:
+                    operands = _substitute(node.args, env)
+            elif isinstance(node, Pick):
+                env[node.id] = env[node.src.id][node.index]
             if operands is not None:
                 target = None if reuse is None else env[reuse]
                 if target is not None and _can_take(target, operands):
