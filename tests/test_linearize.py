@@ -405,3 +405,21 @@ def test_functional_index_updates_are_recorded() -> None:
     f_jvp = _check_against_jvp(residual, (x,), ".at[...]")
     assert f_jvp.strategy == "recorded", f_jvp.reason
     np.testing.assert_allclose(dn.jacfwd(f_jvp)(np.zeros(6)), dn.jacfwd(residual)(x), rtol=1e-12)
+
+
+def test_a_program_pinned_to_one_direction_replays_each_direction() -> None:
+    # the solve rule takes a shortcut for k == 1, so the recording (one direction) cannot
+    # replay k directions in one pass: the check finds it, and each direction is replayed
+    A = np.random.default_rng(0).standard_normal((3, 3)) + 3.0 * np.eye(3)
+    f = lambda x: np.linalg.solve(A + np.diag(x), x)
+    f_jvp = _check_against_jvp(f, (np.array([0.3, 0.6, 0.9]),), "solve")
+    assert f_jvp.strategy == "recorded" and not f_jvp.batchable
+
+
+def test_leading_unit_dimensions_are_data_not_directions() -> None:
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3))
+    f = lambda x: np.broadcast_to(x.reshape(1, 1, 3), (1, 2, 3)) * np.sin(x)
+    f_jvp = _check_against_jvp(f, (x,), "unit dimensions")
+    assert f_jvp.batchable
+    T = np.random.default_rng(1).standard_normal((5, 1, 3))
+    np.testing.assert_allclose(f_jvp(T), dn.jvp(f, (x,), (T,), batched=True)[1], rtol=1e-13)
