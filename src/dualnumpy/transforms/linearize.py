@@ -257,12 +257,15 @@ def linearize(fun: Fun, *primals: Any) -> tuple[Any, Linearization]:
     the function closes over are read when it runs: changing them afterwards does not
     change ``f_jvp``, unless the program keeps them (do not mutate them).
 
-    Where an operation cannot be recorded (a rule whose tangent computation branches on
-    the tangent's values, code that converts tangents to plain arrays, Duals of an
-    outer transform in the primals or among the constants), the linearization falls
-    back to calling ``jvp`` at the stored point for every ``f_jvp`` call: the same
-    numbers, at the cost of running the function each time (``f_jvp.strategy`` is then
-    ``"jvp"`` and ``f_jvp.reason`` says why).
+    Where an operation cannot be recorded (tangent code that branches on the tangent's
+    values or converts it to a plain array, as ``custom_jvp`` functions and
+    ``np.piecewise`` do; Duals of an outer transform in the primals or among the
+    constants), the linearization falls back to calling ``jvp`` at the stored point for
+    every ``f_jvp`` call: the same numbers, at the cost of running the function each
+    time (``f_jvp.strategy`` is then ``"jvp"`` and ``f_jvp.reason`` says why). Before it
+    is used, a recording is replayed on its probe direction and must reproduce the
+    tangents computed while recording; k directions replay in one pass only where that
+    is checked to equal k single replays (``f_jvp.batchable``), else one at a time.
 
     Parameters
     ----------
