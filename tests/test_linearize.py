@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dualnumpy as dn
 from dualnumpy import Dual
@@ -423,3 +425,55 @@ def test_leading_unit_dimensions_are_data_not_directions() -> None:
     assert f_jvp.batchable
     T = np.random.default_rng(1).standard_normal((5, 1, 3))
     np.testing.assert_allclose(f_jvp(T), dn.jvp(f, (x,), (T,), batched=True)[1], rtol=1e-13)
+
+
+# ---------------------------------------------------------------- random programs
+
+
+_CONSTANT_SHAPES = [(), (3,), (1, 3), (2, 1), (2, 3)]
+_UNARY = [np.sin, np.tanh, np.cos, lambda a: np.exp(np.tanh(a)), np.negative, lambda a: a[:, ::-1],
+          lambda a: np.sum(np.stack([a, 2.0 * a]), axis=0), lambda a: a.T.T, np.square]
+_BINARY = [np.add, np.subtract, np.multiply, lambda a, b: a / (2.0 + np.cos(b))]
+
+
+@st.composite
+def _programs(draw: Any) -> list[tuple[Any, ...]]:
+    steps = []
+    for _ in range(draw(st.integers(1, 9))):
+        kind = draw(st.sampled_from(["unary", "binary", "scale", "scale"]))
+        if kind == "unary":
+            steps.append(("unary", draw(st.integers(0, len(_UNARY) - 1)), draw(st.integers(0, 99))))
+        elif kind == "binary":
+            steps.append(("binary", draw(st.integers(0, len(_BINARY) - 1)), draw(st.integers(0, 99)),
+                          draw(st.integers(0, 99))))
+        else:
+            steps.append(("scale", draw(st.sampled_from(_CONSTANT_SHAPES)), draw(st.integers(0, 99)),
+                          draw(st.booleans())))
+    return steps
+
+
+def _run(steps: list[tuple[Any, ...]], x: Any) -> Any:
+    items = [x]
+    for i, step in enumerate(steps):
+        if step[0] == "unary":
+            items.append(_UNARY[step[1]](items[step[2] % len(items)]))
+        elif step[0] == "binary":
+            items.append(_BINARY[step[1]](items[step[2] % len(items)], items[step[3] % len(items)]))
+        else:
+            c = np.random.default_rng(i).uniform(0.5, 1.5, step[1])
+            a = items[step[2] % len(items)]
+            items.append(c * a if step[3] else a * c)
+    return items[-1] + 0.5 * items[len(items) // 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_programs(), st.integers(1, 3))
+def test_random_elementwise_programs_linearize_to_their_jvp(steps: list[tuple[Any, ...]], k: int) -> None:
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3))
+    f = lambda x: _run(steps, x)
+    _, f_jvp = linearize(f, x)
+    assert f_jvp.strategy == "recorded", f_jvp.reason
+    t = np.random.default_rng(1).standard_normal((2, 3))
+    np.testing.assert_allclose(f_jvp(t), dn.jvp(f, (x,), (t,))[1], rtol=1e-10, atol=1e-10)
+    T = np.random.default_rng(2).standard_normal((k, 2, 3))  # k == 2 meets a data dimension
+    np.testing.assert_allclose(f_jvp(T), dn.jvp(f, (x,), (T,), batched=True)[1], rtol=1e-10, atol=1e-10)
