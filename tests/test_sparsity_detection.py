@@ -9,6 +9,7 @@ every nonzero of ``hessian`` of a weighted sum of the outputs.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,10 @@ class Flattened:
         for path, shape, size in zip(self.s.duals, self.shapes, self.sizes, strict=True):
             args = _put(args, path, np.reshape(v[at:at + size], shape))
             at += size
-        leaves, _ = flatten(self.func(*args, **self.s.kwargs))
+        # like=LIKE stands for "the number under test": the traced array or the Dual
+        kwargs = {key: v if key == "like" and isinstance(value, dn.Dual) else value
+                  for key, value in self.s.kwargs.items()}
+        leaves, _ = flatten(self.func(*args, **kwargs))
         inexact = [np.ravel(leaf) for leaf in leaves if _inexact(leaf)]
         if not inexact:
             pytest.skip("no output with a derivative")
@@ -139,10 +143,14 @@ def test_hessian_pattern_contains_every_entry(func: Any, s: Sample) -> None:
 
 @pytest.mark.parametrize("func", sorted(PIECEWISE_LINEAR_FUNCTIONS, key=public_name), ids=public_name)
 def test_piecewise_linear_functions_have_no_curvature(func: Any) -> None:
-    """The second-order fact the Hessian pattern relies on, checked at the rule's samples."""
+    """The second-order fact the Hessian pattern relies on (in the first argument, ``a``),
+    checked at the rule's samples."""
     rule = FUNCTION_RULES[func]
     for s in rule.samples:
-        f = Flattened(func, s)
+        in_a = tuple(p for p in s.duals if (p if isinstance(p, int) else p[0]) == 0)
+        if not in_a:
+            continue
+        f = Flattened(func, dataclasses.replace(s, duals=in_a))
         scalar = lambda v: np.sum(np.ravel(f(v)) * np.arange(1.0, 1.0 + np.size(f(f.x))))
         np.testing.assert_allclose(dn.hessian(scalar)(f.x), 0.0, atol=1e-9)
 
@@ -163,24 +171,37 @@ def _ufunc_inputs(uf: np.ufunc, seed: int) -> tuple[list[Any], list[int]]:
     return args, traced
 
 
+#: Ufuncs with a partial that is zero on an open set (the integer part of modf, the
+#: quotient of divmod, heaviside's x, real sign): structurally the output depends on the
+#: input, so the pattern keeps the entry, but no point shows a nonzero there.
+VANISHING_PARTIALS = {np.divmod, np.fmod, np.heaviside, np.modf, np.remainder, np.sign}
+
+
 @pytest.mark.parametrize("uf", UFUNCS, ids=lambda uf: uf.__name__)
 def test_ufunc_patterns_are_exact(uf: np.ufunc) -> None:
-    args, traced = _ufunc_inputs(uf, 0)
-    sizes = [args[i].size for i in traced]
+    """Superset at every point; exact once the points cover every branch (maximum picks
+    either input, clip the bound or x)."""
+    seen = None
+    for seed in range(16):
+        args, traced = _ufunc_inputs(uf, seed)
+        sizes = [args[i].size for i in traced]
 
-    def f(v: Any) -> Any:
-        call, at = list(args), 0
-        for i, size in zip(traced, sizes, strict=True):
-            call[i] = np.reshape(v[at:at + size], np.shape(args[i]))
-            at += size
-        out = uf(*call)
-        outs = out if isinstance(out, tuple) else (out,)
-        kept = [np.ravel(o) for o in outs if _inexact(o)]
-        return np.concatenate(kept) if len(kept) > 1 else kept[0]
+        def f(v: Any, args: list[Any] = args, traced: list[int] = traced, sizes: list[int] = sizes) -> Any:
+            call, at = list(args), 0
+            for i, size in zip(traced, sizes, strict=True):
+                call[i] = np.reshape(v[at:at + size], np.shape(args[i]))
+                at += size
+            out = uf(*call)
+            outs = out if isinstance(out, tuple) else (out,)
+            kept = [np.ravel(o) for o in outs if _inexact(o)]
+            return np.concatenate(kept) if len(kept) > 1 else kept[0]
 
-    x = np.concatenate([np.ravel(args[i]) for i in traced])
-    pattern = dn.jacobian_sparsity(f, x).toarray()
-    jac = _nonzero(dn.jacfwd(f)(x).reshape(pattern.shape))
-    assert not (jac & ~pattern).any()
-    if uf.signature is None:
-        np.testing.assert_array_equal(pattern, jac, err_msg="an elementwise pattern is exact")
+        x = np.concatenate([np.ravel(args[i]) for i in traced])
+        pattern = dn.jacobian_sparsity(f, x).toarray()
+        jac = _nonzero(dn.jacfwd(f)(x).reshape(pattern.shape))
+        assert not (jac & ~pattern).any(), f"seed {seed}: missing dependencies"
+        seen = jac if seen is None else seen | jac
+    if uf.signature is None and uf not in VANISHING_PARTIALS:
+        np.testing.assert_array_equal(pattern, seen, err_msg="an elementwise pattern is exact")
+    if uf in VANISHING_PARTIALS:
+        assert not np.array_equal(pattern, seen), "exact now: take it out of VANISHING_PARTIALS"

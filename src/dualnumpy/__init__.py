@@ -5,6 +5,7 @@ from __future__ import annotations
 from dualnumpy import finite_diff, reverse, rules, testing
 from dualnumpy._support import supported
 from dualnumpy.core.dual import Dual
+from dualnumpy.sparsity import SparsityWarning, sparse_hessian, sparse_jacfwd
 from dualnumpy.sparsity.detect import hessian_sparsity, jacobian_sparsity
 from dualnumpy.transforms.api import derivative, grad, hessian, jacfwd, jvp, value_and_grad
 from dualnumpy.transforms.custom_jvp import custom_jvp
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Dual",
+    "SparsityWarning",
     "custom_jvp",
     "derivative",
     "finite_diff",
@@ -24,6 +26,8 @@ __all__ = [
     "jvp",
     "reverse",
     "rules",
+    "sparse_hessian",
+    "sparse_jacfwd",
     "supported",
     "testing",
     "value_and_grad",

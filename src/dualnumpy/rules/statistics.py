@@ -404,7 +404,7 @@ def _nanextreme(ufunc: np.ufunc) -> Callable[..., Any]:
 
 def _count(mask: Any, axis: Any, like: Any, keepdims: Any = _NoValue) -> Any:
     """How many entries are not masked, in the dtype of ``like`` (so float32 stays float32)."""
-    return np.asarray(np.sum(~mask, axis=axis, **_given(keepdims=keepdims))).astype(dtype_of(like))
+    return np.sum(~mask, axis=axis, **_given(keepdims=keepdims)).astype(dtype_of(like))
 
 
 def _nanmean(a: Any, axis: Any = None, dtype: Any = None, keepdims: Any = _NoValue, *,
@@ -681,7 +681,7 @@ def _histogram_density(func: Any, samples: Samples) -> Composite:
         for i, e in enumerate(edges):
             shape = [1] * len(edges)
             shape[i] = len(e) - 1
-            counts = counts / np.reshape(np.diff(np.asarray(e, dtype=float)), shape)
+            counts = counts / np.reshape(np.diff(e), shape)
         return (counts / total, *rest)
 
     return Composite(compose, samples, args=(*_HISTOGRAM_DATA[func], "bins", "range", "density", "weights"))

@@ -85,7 +85,7 @@ def jacobian_sparsity(f: Fun, x: Any, *, local: bool = False) -> Any:
            [0, 0, 1, 1]])
     """
     deps, _, _ = trace(f, x, local=local, name="jacobian_sparsity")
-    return deps.to_scipy()
+    return deps.to_scipy("jacobian_sparsity's result")
 
 
 def hessian_pairs(run: Trace) -> Pattern:
@@ -126,4 +126,4 @@ def hessian_sparsity(f: Fun, x: Any, *, local: bool = False) -> Any:
     if shape != ():
         raise TypeError(f"hessian_sparsity needs a function with a scalar output; got shape "
                         f"{shape}. Reduce it (np.sum) or use jacobian_sparsity")
-    return hessian_pairs(run).to_scipy()
+    return hessian_pairs(run).to_scipy("hessian_sparsity's result")

@@ -220,13 +220,22 @@ class Pattern:
 
     # ------------------------------------------------------------ out
 
-    def to_scipy(self) -> Any:
+    def to_scipy(self, what: str = "a sparsity pattern") -> Any:
         """As a ``scipy.sparse.csr_matrix`` of booleans."""
-        import scipy.sparse
-
+        sparse = scipy_sparse(what)
         data = np.ones(self.nnz, dtype=bool)
-        return scipy.sparse.csr_matrix((data, self.indices.copy(), self.indptr.copy()),
+        return sparse.csr_matrix((data, self.indices.copy(), self.indptr.copy()),
                                        shape=(self.m, self.n))
 
     def __repr__(self) -> str:
         return f"Pattern({self.m} x {self.n}, {self.nnz} entries)"
+
+
+def scipy_sparse(what: str) -> Any:
+    """``scipy.sparse``, or an ImportError that says how to install it (SciPy is an extra)."""
+    try:
+        import scipy.sparse
+    except ImportError as e:
+        raise ImportError(f"{what} is a scipy.sparse matrix, and SciPy is not installed: "
+                          f"pip install 'dualnumpy[sparse]' (or pip install scipy)") from e
+    return scipy.sparse

@@ -32,6 +32,7 @@ where an intermediate result does not reach the output.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
@@ -46,7 +47,6 @@ from dualnumpy.rules.kinds import (
     ZERO,
     Bilinear,
     Composite,
-    Custom,
     Dependence,
     Elementwise,
     Linear,
@@ -96,19 +96,19 @@ def _refuse_value(what: str) -> NoReturn:
 class Traced(ArraySurface):
     """An array value with the input entries each of its entries depends on."""
 
-    __slots__ = ("_value", "deps", "trace")
+    __slots__ = ("_value", "deps", "run")
     __array_priority__ = 20.0
 
     def __init__(self, value: Any, deps: Pattern, trace: Trace) -> None:
         self._value = value
         self.deps = deps
-        self.trace = trace
+        self.run = trace
 
     @property
     def value(self) -> Any:
         """The value at the given point; refused in global mode, where no structure may
         be read from it (``kinds.primal`` reads this for rules that choose by value)."""
-        if not self.trace.local:
+        if not self.run.local:
             _refuse_value("an operation that chooses by value (a sort, a rank, a pivot)")
         return self._value
 
@@ -142,7 +142,7 @@ class Traced(ArraySurface):
         return take(self, index)
 
     def __bool__(self) -> bool:
-        if not self.trace.local:
+        if not self.run.local:
             _refuse_value("bool() of a traced value")
         return bool(self._value)
 
@@ -150,9 +150,9 @@ class Traced(ArraySurface):
         raise TypeError(f"{kind}() of a traced value drops its dependencies; keep it an array")
 
     @property
-    def at(self) -> NoReturn:
-        raise TypeError("d.at[...] is not supported by sparsity detection yet; build the array "
-                        "with np.where(mask, values, d) or np.concatenate")
+    def at(self) -> _TracedAt:
+        """``d.at[i].set(v)``, ``.add(v)``, ``.multiply(v)``, as for a Dual."""
+        return _TracedAt(self)
 
     def __repr__(self) -> str:
         return f"Traced(shape={self.shape}, {self.deps})"
@@ -161,16 +161,68 @@ class Traced(ArraySurface):
 register_number_type(Traced)
 
 
+class _TracedAt:
+    __slots__ = ("x",)
+
+    def __init__(self, x: Traced) -> None:
+        self.x = x
+
+    def __getitem__(self, index: Any) -> _TracedUpdate:
+        return _TracedUpdate(self.x, _plain_index(index))
+
+
+class _TracedUpdate:
+    __slots__ = ("index", "x")
+
+    def __init__(self, x: Traced, index: Any) -> None:
+        self.x, self.index = x, index
+
+    def set(self, values: Any) -> Traced:
+        return _update(self.x, self.index, values, None)
+
+    def add(self, values: Any) -> Traced:
+        return _update(self.x, self.index, values, np.add)
+
+    def multiply(self, values: Any) -> Traced:
+        return _update(self.x, self.index, values, np.multiply)
+
+
+def _update(x: Traced, index: Any, values: Any, op: np.ufunc | None) -> Traced:
+    """A new array with the entries at ``index`` set (op None) or combined with ``values``;
+    repeated indices accumulate for add and multiply, as in the Dual's ``.at``."""
+    out = np.array(x._value, copy=True)
+    plain = _plain(values)
+    if op is None:
+        out[index] = plain
+    else:
+        op.at(out, index, plain)
+    numbers = _entry_numbers(x.shape)
+    written = numbers[index]
+    kept = x.deps
+    if op is None:  # a set entry no longer depends on what was there
+        rows = numbers.ravel().copy()
+        rows[np.ravel(written)] = -1
+        kept = x.deps.gather(rows)
+    parts = [kept]
+    if isinstance(values, Traced):
+        sources = np.broadcast_to(_entry_numbers(values.shape), np.shape(written)).ravel()
+        placed = values.deps.gather(sources).group(np.ravel(written), x.size)
+        parts.append(placed)
+        if op is np.multiply:
+            x.run.couple(x.deps, placed)
+    return Traced(out, Pattern.union(parts), x.run)
+
+
 class Dependent(ArraySurface):
     """A value that depends on the input's values but has no derivative (a comparison, an
     index, ``floor``); in global mode no structure may be read from it."""
 
-    __slots__ = ("trace", "value")
+    __slots__ = ("run", "value")
     __array_priority__ = 19.0
 
     def __init__(self, value: Any, trace: Trace) -> None:
         self.value = value
-        self.trace = trace
+        self.run = trace
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -194,7 +246,7 @@ class Dependent(ArraySurface):
         _refuse_value("an index or mask computed from the traced values")
 
     def __getitem__(self, index: Any) -> Any:
-        return Dependent(self.value[_plain_index(index)], self.trace)
+        return Dependent(self.value[_plain_index(index)], self.run)
 
     def __bool__(self) -> NoReturn:
         _refuse_value("bool() of a comparison of traced values")
@@ -227,7 +279,7 @@ def _find_trace(*trees: Any) -> Trace:
     for tree in trees:
         for x in _walk(tree):
             if isinstance(x, (Traced, Dependent)):
-                return x.trace
+                return x.run
     raise AssertionError("no traced value among the arguments")
 
 
@@ -260,8 +312,9 @@ def constant(ans: Any, trace: Trace) -> Any:
     """A result without a derivative: plain in local mode, ``Dependent`` in global mode."""
     if trace.local:
         return ans
-    if isinstance(ans, tuple):
-        return tuple(constant(a, trace) for a in ans)
+    if isinstance(ans, (tuple, list)):
+        outs = [constant(a, trace) for a in ans]
+        return type(ans)(*outs) if hasattr(ans, "_fields") else type(ans)(outs)
     return Dependent(ans, trace)
 
 
@@ -327,7 +380,8 @@ _UFUNC_PAIRS: dict[Any, tuple[tuple[int, int], ...]] = {
     np.divide: ((0, 1), (1, 1)),
     np.true_divide: ((0, 1), (1, 1)),
 }
-#: Functions that are piecewise linear in their arguments: no second derivative.
+#: Functions that are piecewise linear in their first argument ``a`` (no second derivative
+#: there); a quantile is not linear in ``q``, so a traced ``q`` couples as usual.
 PIECEWISE_LINEAR_FUNCTIONS = frozenset({
     np.max, np.min, np.amax, np.amin, np.median, np.nanmedian, np.percentile, np.quantile,
     np.nanpercentile, np.nanquantile, np.sort, np.partition, np.nanmax, np.nanmin, np.ptp,
@@ -356,7 +410,7 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
     if rule is None:
         raise TypeError(f"{name} is not classified yet; register a rule with "
                         f"dualnumpy.rules.register, or apply it to plain values")
-    if isinstance(rule, Unsupported):
+    if isinstance(rule, Unsupported) and _has(inputs, Traced):
         raise TypeError(f"{name} is not supported with derivatives: {rule.fix}")
     if method == "outer":
         a, b = inputs
@@ -366,11 +420,12 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
     values = [_plain(x) for x in inputs]
     ans = getattr(uf, method)(*values, **kwargs)
     traced = [i for i, x in enumerate(inputs) if isinstance(x, Traced)]
-    if not traced or isinstance(rule, (NonDiff, PiecewiseConstant)):
+    if not traced or isinstance(rule, (NonDiff, PiecewiseConstant, Unsupported)):
         return constant(ans, trace)
     if method == "__call__":
         if uf.signature is not None:
-            return _product(uf, name, rule, dict(enumerate(inputs)), list(range(uf.nin)), ans, {}, trace)
+            positional: Any = dict(enumerate(inputs))
+            return _product(uf, name, rule, positional, list(range(uf.nin)), ans, {}, trace)
         if isinstance(rule, Elementwise):
             traced = [i for i in traced if not (isinstance(rule.partials[i], Unit)
                                                 and rule.partials[i] is ZERO)]
@@ -456,8 +511,15 @@ def along_axis(deps: Pattern, shape: tuple[int, ...], axis: Any, out_shape: tupl
 def _accumulate(deps: Pattern, shape: tuple[int, ...], axis: Any) -> Pattern:
     """Entry j along ``axis`` depends on the entries 0..j of its fiber."""
     axis = int(axis) % len(shape)
-    numbers = np.moveaxis(_entry_numbers(shape), axis, -1)
     length = shape[axis]
+    fibers = _size(shape) // max(length, 1)
+    # a running union holds about length**2 / 2 entries per fiber (times each entry's own)
+    entries = fibers * length * (length + 1) // 2 * max(1, deps.nnz // max(deps.m, 1))
+    if entries > DENSE_LIMIT:
+        raise MemoryError(f"a cumulative sum or product along an axis of {length}: its pattern has "
+                          f"about {entries} entries (lower triangular), more than {DENSE_LIMIT}; "
+                          f"the Jacobian is dense here, use dualnumpy.jacfwd")
+    numbers = np.moveaxis(_entry_numbers(shape), axis, -1)
     lower_j, lower_i = np.tril_indices(length)  # output position j takes input position i <= j
     outs = numbers[..., lower_j].ravel()
     ins = numbers[..., lower_i].ravel()
@@ -472,7 +534,7 @@ def _accumulate(deps: Pattern, shape: tuple[int, ...], axis: Any) -> Pattern:
 def take(x: Traced, index: Any) -> Any:
     index = _plain_index(index)
     numbers = _entry_numbers(x.shape)[index]
-    return Traced(x._value[index], x.deps.gather(np.ravel(numbers)), x.trace)
+    return Traced(x._value[index], x.deps.gather(np.ravel(numbers)), x.run)
 
 
 # ---------------------------------------------------------------- NumPy functions
@@ -499,7 +561,7 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
     if rule is None:
         raise TypeError(f"{name} is not in dualnumpy's function table yet; write it with "
                         f"supported NumPy operations or register a rule with dualnumpy.rules.register")
-    if isinstance(rule, Unsupported):
+    if isinstance(rule, Unsupported) and _has((args, list(kwargs.values())), Traced):
         raise TypeError(f"{name} is not supported with derivatives: {rule.fix}")
     bound = bind(func, args, kwargs)
     if bound.get("out") is not None:
@@ -513,14 +575,18 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
     while isinstance(rule, Switch):
         rule = rule.choose(values)
     if isinstance(rule, Unsupported):
-        raise TypeError(f"{name} is not supported with derivatives: {rule.fix}")
+        if _has(bound, Traced):
+            raise TypeError(f"{name} is not supported with derivatives: {rule.fix}")
+        return constant(call(func, values), trace)
     if isinstance(rule, NonDiff):
         ans = call(func, values)
         return ans if func in _STRUCTURAL else constant(ans, trace)
     if isinstance(rule, PiecewiseConstant):
         return constant(call(func, values), trace)
     if isinstance(rule, Composite):
-        return call(rule.compose, bound)
+        if rule.own_value:
+            return call(rule.compose, bound)
+        return _numpy_value(call(rule.compose, bound), call(func, values), trace)
     for key, value in bound.items():
         if key in rule.args:
             continue
@@ -533,12 +599,14 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
     if not sources:
         return constant(ans, trace)
     dependence = rule.dependence
+    if func is np.pad and not _pad_moves_only(values):
+        return _pad_call(rule, name, bound, values, ans, trace)
     if dependence is Dependence.GATHER or func in MOVES_ELEMENTS:
         return _gather_call(func, rule, bound, values, ans, trace)
     traced = [x for s in sources for x in _walk(s) if isinstance(x, Traced)]
     if dependence is Dependence.ELEMENTWISE:
         return _elementwise_call(ans, traced, trace)
-    if dependence is Dependence.REDUCTION and "axis" in values and len(traced) == 1:
+    if dependence is Dependence.REDUCTION and len(traced) == 1 and _takes_axis(func):
         x = traced[0]
         out_shape = np.shape(ans)
         deps = reduce_along(x.deps, x.shape, values.get("axis"), out_shape)
@@ -548,9 +616,78 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
     if isinstance(rule, Bilinear):
         return _product(func, name, rule, bound, list(rule.args), ans, values, trace)
     # Custom and anything without a sharper fact: dense, and every pair coupled
-    if func not in PIECEWISE_LINEAR_FUNCTIONS:
+    if func not in PIECEWISE_LINEAR_FUNCTIONS or any(
+            _has(bound[a], Traced) for a in rule.args if a in bound and a != "a"):
         _couple_dense(traced, trace)
+    carried = _outputs_with_tangents(rule, bound, values, ans)
+    if carried is not None:
+        return type(ans)(_map_outputs(a, lambda a: _dense(traced, np.shape(a), trace, name), trace)
+                         if keep else constant(a, trace) for a, keep in zip(ans, carried, strict=True))
     return _map_outputs(ans, lambda a: _dense(traced, np.shape(a), trace, name), trace)
+
+
+def _pad_moves_only(values: Args) -> bool:
+    mode = values.get("mode", "constant")
+    if mode in ("reflect", "symmetric"):
+        return bool(values.get("reflect_type", "even") != "odd")
+    return mode in ("constant", "edge", "wrap")
+
+
+def _pad_call(rule: Any, name: str, bound: Args, values: Args, ans: Any, trace: Trace) -> Any:
+    """np.pad modes that combine entries (linear_ramp, mean, odd reflection): the structure
+    of the linear map in the array, from its basis images; a traced fill reaches every entry."""
+    x = bound["array"]
+    fills = [bound[a] for a in rule.args if a != "array" and a in bound and isinstance(bound[a], Traced)]
+    parts = [_dense(fills, np.shape(ans), trace, name)] if fills else []
+    if isinstance(x, Traced):
+        params = {key: value for key, value in values.items() if key not in rule.args}
+        primals = {a: values[a] for a in rule.args if a in values}
+
+        def apply(basis: Any) -> Any:
+            tangents = {a: (basis if a == "array" else None) for a in primals}
+            return rule.jvp(ans, primals, tangents, params)
+
+        structure = linear_structure(apply, x.shape, int(np.size(ans)))
+        parts.append(_dense([x], np.shape(ans), trace, name) if structure is None
+                     else x.deps.compose(structure))
+    return _wrap(ans, Pattern.union(parts), trace)
+
+
+def _numpy_value(composed: Any, ans: Any, trace: Trace) -> Any:
+    """A composition's dependencies with NumPy's own value (as the interpreter keeps it);
+    an output the composition leaves without a derivative is a constant."""
+    if isinstance(composed, (tuple, list)) and isinstance(ans, (tuple, list)):
+        outs = [_numpy_value(c, a, trace) for c, a in zip(composed, ans, strict=True)]
+        return type(ans)(*outs) if hasattr(ans, "_fields") else type(ans)(outs)
+    if isinstance(composed, Traced):
+        return _wrap(ans, composed.deps, trace) if np.shape(ans) == composed.shape else composed
+    return constant(ans, trace)
+
+
+def _outputs_with_tangents(rule: Any, bound: Args, values: Args, ans: Any) -> list[bool] | None:
+    """Which outputs of a multi-output ``Custom`` rule carry a tangent (histogram's edges and
+    slogdet's sign do not), asked of the rule itself with zero tangents; None if unknown."""
+    if not isinstance(ans, tuple) or hasattr(ans, "_fields") or getattr(rule, "sequence", False):
+        return None
+    names = [a for a in rule.args if a in bound]
+    primals = {a: values[a] for a in names}
+    tangents = {a: np.zeros((1, *np.shape(values[a])), np.result_type(values[a]))
+                if isinstance(bound[a], Traced) else None for a in names}
+    params = {key: value for key, value in values.items() if key not in primals}
+    try:
+        out = rule.jvp(ans, primals, tangents, params)
+    except Exception:  # the rule needs more than zeros: stay conservative
+        return None
+    if not isinstance(out, (tuple, list)) or len(out) != len(ans):
+        return None
+    return [t is not None for t in out]
+
+
+def _takes_axis(func: Any) -> bool:
+    try:
+        return "axis" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _map_outputs(ans: Any, pattern_of: Callable[[Any], Pattern], trace: Trace) -> Any:
@@ -662,9 +799,11 @@ def linear_structure(apply: Callable[[Any], Any], in_shape: tuple[int, ...], out
     """The exact structure (out_size x in_size) of a linear map, from its values on a basis
     of directions; None when that would take more than ``BASIS_LIMIT`` entries."""
     in_size = _size(in_shape)
-    if in_size * max(out_size, 1) > BASIS_LIMIT:
+    # the map runs once per input entry: in_size images of max(in_size, out_size) entries
+    if in_size * max(out_size, in_size, 1) > BASIS_LIMIT:
         return None
-    chunk = max(1, min(in_size, (1 << 21) // max(out_size, 1)))
+    # a basis block of at most 2**21 entries, both as directions x inputs and x outputs
+    chunk = max(1, min(in_size, (1 << 21) // max(out_size, in_size, 1)))
     keys = []
     for lo in range(0, in_size, chunk):
         hi = min(in_size, lo + chunk)
@@ -677,21 +816,23 @@ def linear_structure(apply: Callable[[Any], Any], in_shape: tuple[int, ...], out
 
 
 def _linear_call(rule: Linear, name: str, bound: Args, values: Args, ans: Any, trace: Trace) -> Any:
-    x = bound[rule.arg]
-    params = {key: value for key, value in values.items() if key != rule.arg}
-    primals = {rule.arg: values[rule.arg]}
+    arg: Any = rule.arg
+    x = bound[arg]
+    params = {key: value for key, value in values.items() if key != arg}
+    primals = {arg: values[arg]}
 
     def pattern_of(a: Any, index: int | None) -> Pattern:
         out_size = int(np.size(a))
 
         def apply(basis: Any) -> Any:
-            image = rule.jvp(ans, primals, {rule.arg: basis}, params)
+            image = rule.jvp(ans, primals, {arg: basis}, params)
             return image if index is None else image[index]
 
         structure = linear_structure(apply, x.shape, out_size) if isinstance(x, Traced) else None
         if structure is None:
             return _dense([x], np.shape(a), trace, name)
-        return x.deps.compose(structure)
+        deps: Pattern = x.deps
+        return deps.compose(structure)
 
     if isinstance(ans, (tuple, list)):
         outs = [Traced(a, pattern_of(a, i), trace) if np.result_type(a).kind in "fc" else constant(a, trace)
