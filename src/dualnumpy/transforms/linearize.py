@@ -253,9 +253,10 @@ def linearize(fun: Fun, *primals: Any) -> tuple[Any, Linearization]:
     multiplications collapse into one multiplier, and ``f_jvp`` replays that program.
 
     A linearization is valid at its point only: ``f_jvp`` takes tangents, never a new
-    point, and replays the partials of ``primals``. The inputs are copied, but arrays
-    the function closes over are read when it runs: changing them afterwards does not
-    change ``f_jvp``, unless the program keeps them (do not mutate them).
+    point, and replays the partials of ``primals``. The inputs are copied and so are
+    recorded partials that share memory with the returned outputs; arrays the function
+    closes over may be kept by reference as constants of the program, so do not change
+    them in place while ``f_jvp`` is in use.
 
     Where an operation cannot be recorded (tangent code that branches on the tangent's
     values or converts it to a plain array, as ``custom_jvp`` functions and
