@@ -4,8 +4,9 @@ The input is seeded twice: an inner perturbation along ``v`` and, outside it,
 the basis directions of the gradient. Each basis direction's tangent then
 carries its own derivative along ``v``, so one evaluation of the function per
 chunk of basis directions gives ``e_i . H v`` for every i of the chunk: the
-gradient's passes, each costing about four times the gradient's arithmetic
-(the product rule on the inner level), and no Hessian is ever formed.
+gradient's passes, each doing up to four times the gradient's arithmetic (the
+product rule on the inner level; 2 to 2.5 times its time measured on Rosenbrock
+at n = 10**4 and 10**5), and no Hessian is ever formed.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def hvp(fun: Fun, x: Any, v: Any, *, chunk_size: int | None = None,
     Forward over forward: ``x`` is perturbed along ``v`` inside the basis directions of
     the gradient, so each pass of ``fun`` over a chunk of basis directions yields those
     entries of ``H v``. The cost is that of :func:`grad` by forward mode (``n / chunk``
-    passes) times about four, and the memory that of one chunk.
+    passes) times two to four, and the memory that of one chunk.
 
     Parameters
     ----------
