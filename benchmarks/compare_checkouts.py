@@ -58,6 +58,16 @@ CASES = {
         "import importlib.util as u;spec=u.spec_from_file_location('b',BENCH);b=u.module_from_spec(spec);spec.loader.exec_module(b);"
         "x=rng.uniform(-2,2,10**6);v=rng.standard_normal(10**6);"
         "median(lambda: dn.jvp(b.w1_function,(x,),(v,)), 9, 1)/median(lambda: b.w1_function(x), 9, 1)"),
+    # issue 10: dense Jacobians and Hessians (chunking, batched layout)
+    "Bratu jacfwd, n=1000 (dense)": (
+        "n=1000;h=1.0/(n+1);x=np.linspace(0.1,0.9,n);"
+        "F=lambda x: (lambda xp: xp[:-2]-2*x+xp[2:]+h*h*np.exp(x))(np.pad(x,1));"
+        "J=dn.jacfwd(F);median(lambda: J(x), 15, 1)"),
+    "Rosenbrock hessian, n=100 (dense)": (
+        "x=np.linspace(-1,1,100);"
+        "H=dn.hessian(lambda x: np.sum(100*(x[1:]-x[:-1]**2)**2+(1-x[:-1])**2));median(lambda: H(x), 15, 1)"),
+    "sin(x)*x jacfwd, n=2000 (dense)": (
+        "x=np.linspace(0,1,2000);J=dn.jacfwd(lambda x: np.sin(x)*x);median(lambda: J(x), 7, 1)"),
 }
 
 

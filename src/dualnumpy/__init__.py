@@ -7,7 +7,16 @@ from dualnumpy._support import supported
 from dualnumpy.core.dual import Dual
 from dualnumpy.sparsity import SparsityWarning, sparse_hessian, sparse_jacfwd
 from dualnumpy.sparsity.detect import hessian_sparsity, jacobian_sparsity
-from dualnumpy.transforms.api import derivative, grad, hessian, jacfwd, jvp, value_and_grad
+from dualnumpy.transforms.api import (
+    chunk_budget,
+    derivative,
+    grad,
+    hessian,
+    jacfwd,
+    jvp,
+    set_chunk_budget,
+    value_and_grad,
+)
 from dualnumpy.transforms.custom_jvp import custom_jvp
 
 __version__ = "0.1.0"
@@ -15,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Dual",
     "SparsityWarning",
+    "chunk_budget",
     "custom_jvp",
     "derivative",
     "finite_diff",
@@ -26,6 +36,7 @@ __all__ = [
     "jvp",
     "reverse",
     "rules",
+    "set_chunk_budget",
     "sparse_hessian",
     "sparse_jacfwd",
     "supported",

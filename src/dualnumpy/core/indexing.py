@@ -47,10 +47,17 @@ def _tangent_index(index: Any) -> tuple[Any, ...]:
     return parts
 
 
+_BASIC = (int, slice, type(None), type(Ellipsis), np.integer)
+
+
 def getitem(x: Dual, index: Any) -> Any:
     index = _check_index(index)
     ans = x.value[index]
     t = batched_tangent(x)
+    parts = index if type(index) is tuple else (index,)
+    if all(isinstance(p, _BASIC) and not isinstance(p, bool) for p in parts):
+        # basic indexing (a view) keeps the axes in order: index behind the batch axis
+        return wrap(ans, t[(slice(None), *parts)], x.tag, x.batched)
     t_last = np.moveaxis(t, 0, -1)[_tangent_index(index)]
     return wrap(ans, np.moveaxis(t_last, -1, 0), x.tag, x.batched)
 

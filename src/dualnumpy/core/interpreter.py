@@ -265,6 +265,15 @@ def _elementwise_call(uf: np.ufunc, rule: Elementwise, inputs: tuple[Any, ...]) 
         if isinstance(partial, Unit):
             if not partial.sign:
                 continue
+            if partial.sign < 0 and total is not None:
+                # total - t: the same bits as total + (-t), one temporary fewer
+                if (total_owned and type(total) is np.ndarray and type(t) is np.ndarray
+                        and total.shape == t.shape and total.dtype == t.dtype
+                        and total.flags.writeable):
+                    np.subtract(total, t, out=total)
+                else:
+                    total, total_owned = total - t, True
+                continue
             term, owned = (t, False) if partial.sign > 0 else (-t, True)
         else:
             if promoted is None:

@@ -173,6 +173,11 @@ def accumulate(total: Any, total_owned: bool, term: ArrayLike, owned: bool) -> t
             and total.dtype == term.dtype):
         np.add(total, term, out=total)
         return total, True
+    if (owned and type(total) is np.ndarray and type(term) is np.ndarray
+            and term.size >= IN_PLACE_MIN_SIZE and total.shape == term.shape
+            and total.dtype == term.dtype and term.flags.writeable):
+        np.add(term, total, out=term)  # the same bits as total + term: addition commutes
+        return term, True
     return total + term, True
 
 

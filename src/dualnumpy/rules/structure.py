@@ -307,7 +307,16 @@ def _pad(ans: Any, primals: Any, tangents: Any, params: Params) -> Any:
         if fill_key:
             kwargs[fill_key] = 0
         pairs = _pad_pairs(values["pad_width"], len(shape))
-        t_out = np.pad(tx, [(0, 0), *pairs], mode, **kwargs)
+        if mode == "constant" and type(tx) is np.ndarray:  # a copy framed by zeros, as np.pad does
+            t_out = np.empty((k, *shape_of(ans)), dtype=tx.dtype)
+            inner = [slice(b, b + n) for (b, _), n in zip(pairs, shape, strict=True)]
+            t_out[(slice(None), *inner)] = tx
+            for axis, ((before, after), n) in enumerate(zip(pairs, shape, strict=True)):
+                lead = (slice(None),) * (axis + 1)
+                t_out[(*lead, slice(0, before))] = 0
+                t_out[(*lead, slice(before + n, before + n + after))] = 0
+        else:
+            t_out = np.pad(tx, [(0, 0), *pairs], mode, **kwargs)
     if t_fill is not None:
         # Every padded entry is an affine function of the fill values: add one mask per value.
         fill_shape = shape_of(t_fill)[1:]
