@@ -22,20 +22,16 @@ from dualnumpy.core.tags import new_tag
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.numpy_facts.trees import flatten, unflatten
 from dualnumpy.rules.kinds import is_number
+from dualnumpy.transforms.api import chunk_budget
 
 Fun = Callable[..., Any]
 
-#: The default chunk holds at most this many entries per intermediate tangent
-#: (directions x input size x directions of v): 2**22 float64 entries are 32 MiB.
-CHUNK_ENTRIES = 1 << 22
-#: Fewer directions per chunk than this cost more in Python than they save in memory.
-MIN_CHUNK = 8
-
-
-def default_chunk_size(n: int, k: int = 1) -> int:
-    """The number of basis directions per pass that ``hvp`` uses for ``n`` inputs and
-    ``k`` directions ``v``: as many as fit ``CHUNK_ENTRIES``, at least ``MIN_CHUNK``."""
-    return max(1, min(n, max(MIN_CHUNK, CHUNK_ENTRIES // max(1, n * k))))
+def default_chunk_size(n: int, k: int = 1, itemsize: int = 8) -> int:
+    """The basis directions per pass that ``hvp`` uses for ``n`` inputs and ``k`` directions
+    ``v``: as many as the memory budget of ``jacfwd`` and ``grad`` allows
+    (:func:`dualnumpy.set_chunk_budget`), counting each basis direction's tangent with its
+    ``k`` derivatives along v (``k + 1`` arrays of ``n`` entries)."""
+    return max(1, min(n, chunk_budget() // max(1, n * itemsize * (k + 1))))
 
 
 def _as_real_primal(x: Any, where: str) -> Any:
@@ -102,7 +98,8 @@ def hvp(fun: Fun, x: Any, v: Any, *, chunk_size: int | None = None,
         leaf of shape ``(k, *leaf.shape)`` (then the result gets that leading axis).
     chunk_size : int, optional
         Basis directions per pass (memory against speed; same result). The default
-        fits ``CHUNK_ENTRIES`` entries per intermediate tangent.
+        comes from the memory budget of ``jacfwd`` and ``grad``
+        (:func:`dualnumpy.set_chunk_budget`), see :func:`default_chunk_size`.
     batched : bool, optional
         Insist on one layout of ``v`` (True: ``(k, *shape)``); by default read from the
         shapes, which never leave a doubt (``(k, *shape)`` cannot equal ``shape``).
@@ -142,7 +139,8 @@ def hvp(fun: Fun, x: Any, v: Any, *, chunk_size: int | None = None,
     sizes = [math.prod(shape_of(p)) for p in x_leaves]
     offsets = np.cumsum([0, *sizes]).tolist()
     n = int(offsets[-1])
-    step = int(chunk_size) if chunk_size is not None else default_chunk_size(n, k or 1)
+    itemsize = max((np.dtype(tangent_dtype(dtype_of(p))).itemsize for p in x_leaves), default=8)
+    step = int(chunk_size) if chunk_size is not None else default_chunk_size(n, k or 1, itemsize)
     lead = () if k is None else (k,)
     dtype = np.result_type(*[tangent_dtype(dtype_of(p)) for p in x_leaves]) if x_leaves else np.float64
     rows: list[Any] = []
