@@ -129,10 +129,11 @@ def test_nested_hvp_differentiates_in_v_and_x() -> None:
 
 
 def test_the_default_chunk_follows_the_memory_budget() -> None:
-    old = dn.set_chunk_budget(8 * 10 * 2 * 3)  # three directions of 10 float64 inputs and their v part
+    old = dn.set_chunk_budget(8 * 10 * 3)  # three directions of 10 float64 inputs
     try:
         assert default_chunk_size(10) == 3
-        assert default_chunk_size(10, k=2) == 2
+        assert default_chunk_size(10, k=2) == 1
+        assert default_chunk_size(10, itemsize=4) == 6
         assert default_chunk_size(10**6) == 1
         x, v = _point(12), np.random.default_rng(13).standard_normal(5)
         np.testing.assert_allclose(hvp(rosenbrock, x, v), dn.hessian(rosenbrock)(x) @ v, rtol=1e-12)
