@@ -98,8 +98,8 @@ def index_update(x: Dual, index: Any, new: Any, how: str) -> Dual:
         to_shape(new_t, shape_of(ans_shape_probe(value, index))), 0, -1)
     if new_t is not None and is_dual(src) and not is_dual(t):
         t = _zero_lift(t, new_t)
-    if is_dual(t):
-        updater = np.moveaxis(t, 0, -1).at[tindex]
+    if is_dual(t) or interpreter.foreign(t):  # a tangent that is a number (nesting) or a duck
+        updater = np.moveaxis(t, 0, -1).at[tindex]  # array (linearize's recording): functional
         t_last = updater.set(0.0 if src is None else src) if how == "set" else (
             updater.add(0.0 if src is None else src))
         return wrap(out_value, np.moveaxis(t_last, -1, 0), tag, x.batched)
