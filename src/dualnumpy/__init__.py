@@ -18,11 +18,14 @@ from dualnumpy.transforms.api import (
     value_and_grad,
 )
 from dualnumpy.transforms.custom_jvp import custom_jvp
+from dualnumpy.transforms.hvp import hvp
+from dualnumpy.transforms.linearize import Linearization, linearize
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Dual",
+    "Linearization",
     "SparsityWarning",
     "chunk_budget",
     "custom_jvp",
@@ -33,6 +36,8 @@ __all__ = [
     "hessian_sparsity",
     "jacfwd",
     "jacobian_sparsity",
+    "linearize",
+    "hvp",
     "jvp",
     "reverse",
     "rules",
