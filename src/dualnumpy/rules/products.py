@@ -850,3 +850,8 @@ PRODUCT_RULES: dict[Any, Rule] = {
     # --- results without a derivative
     np.einsum_path: NonDiff("a contraction order", (sample("ij,jk,kl", A, B, arr(2, 3), duals=(1, 2)),)),
 }
+
+
+#: Public for sparsity detection, which runs einsum's contraction on index sets.
+einsum_spec = _einsum_spec
+tensordot_axes = _tensordot_axes
