@@ -58,7 +58,7 @@ from dualnumpy.rules.kinds import (
     register_number_type,
 )
 from dualnumpy.rules.products import einsum_spec, tensordot_axes
-from dualnumpy.sparsity.patterns import Index, Pattern
+from dualnumpy.sparsity.patterns import Index, Pattern, unique_keys
 
 #: A linear map is applied to at most this many basis entries (directions x outputs)
 #: to find its structure; beyond it the output depends on every input given (dense).
@@ -977,7 +977,7 @@ def _project(rows: _Rows, kept: set[int], sizes: dict[int, int]) -> _Rows | None
     key = _radix_key([rows.cols[label] for label in labels], [sizes[label] for label in labels], rows.count)
     if key is None:
         return None
-    unique = np.unique(key)
+    unique = unique_keys(key)
     values = np.unravel_index(unique, tuple(sizes[label] for label in labels))
     return _Rows({label: v.astype(np.int64) for label, v in zip(labels, values, strict=True)}, {},
                  len(unique))
@@ -1051,7 +1051,10 @@ def contraction_terms(shapes: list[tuple[int, ...]], labels: list[Labels], out_l
     if not relations:
         return None
     relations.sort(key=lambda r: r.count)
-    frontier = relations.pop(0)
+    # two relations give the same terms in either order: start from the larger traced one,
+    # whose entries (in C order) then usually leave the output's rows sorted already
+    first = len(relations) - 1 if len(relations) == 2 and relations[-1].entries else 0
+    frontier = relations.pop(first)
     while relations:
         best: Any = None
         for j, other in enumerate(relations):
@@ -1100,13 +1103,17 @@ def terms_pattern(out: Index, entries: dict[int, Index], operands: dict[int, Tra
     entries of its terms; a term of two traced operands couples their rows (Hessian)."""
     parts = []
     for p, x in operands.items():
-        keys = (out << _SHIFT) | entries[p]
-        parts.append(x.deps.compose(Pattern.from_keys(keys, out_size, x.size)))
+        deps: Pattern = x.deps
+        if deps.nnz == deps.m and bool(np.all(deps.indptr == np.arange(deps.m + 1))):
+            # one input an entry (the input itself, a gather of it): one pass over the terms
+            parts.append(Pattern.from_keys((out << _SHIFT) | deps.indices[entries[p]], out_size, trace.n))
+        else:
+            parts.append(deps.compose(Pattern.from_keys((out << _SHIFT) | entries[p], out_size, x.size)))
     if trace.pairs is not None:
         positions = sorted(operands)
         for i, p in enumerate(positions):
             for q in positions[i + 1:]:
-                pairs = np.unique((entries[p] << _SHIFT) | entries[q])
+                pairs = unique_keys((entries[p] << _SHIFT) | entries[q])
                 trace.couple(operands[p].deps.gather(pairs >> _SHIFT), operands[q].deps.gather(pairs & _LOW))
     return Pattern.union(parts) if parts else Pattern.empty(out_size, trace.n)
 
@@ -1242,28 +1249,47 @@ def _einsum_call(bound: Args, ans: Any, trace: Trace) -> Any:
 
 
 def _convolution(func: Any, operands: list[Any], values: Args, ans: Any, trace: Trace) -> Any:
-    """convolve: out[k] = sum a[i] v[k - i]; correlate: out[k] = sum a[i + k] v[i], both
-    shifted by the mode (full, same, valid) as NumPy does."""
+    """convolve: full[k] = sum a[i] v[k - i]; correlate: full[k] = sum a[i] v[n - 1 - k + i];
+    both shifted by the mode (full, same, valid) as NumPy does. The terms are enumerated
+    output by output over the nonzeros of the shorter side (the kernel), in the order that
+    keeps the other side's entries increasing: the rows come out sorted."""
     a, v = operands
     if len(_shape(a)) > 1 or len(_shape(v)) > 1:
         return None
     m, n = _size(_shape(a)), _size(_shape(v))
-    masks = [_structure_mask(x) for x in operands]
-    ia = np.arange(m, dtype=np.int64) if masks[0] is None else np.flatnonzero(masks[0]).astype(np.int64)
-    jv = np.arange(n, dtype=np.int64) if masks[1] is None else np.flatnonzero(masks[1]).astype(np.int64)
-    if len(ia) * len(jv) > TERM_LIMIT:
-        return None
     mode = values.get("mode", "full" if func is np.convolve else "valid")
     short = min(m, n)
     offset = {"full": 0, "valid": short - 1,
               "same": (short - (1 if func is np.convolve or m >= n else 0)) // 2}.get(str(mode))
     if offset is None:
         return None
-    i = np.repeat(ia, len(jv))
-    j = np.tile(jv, len(ia))
-    k = (i + j if func is np.convolve else i + (n - 1 - j)) - offset
+    masks = [_structure_mask(x) for x in operands]
+    nonzeros = [np.arange(size, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
+                for size, mask in zip((m, n), masks, strict=True)]
     out_size = int(np.size(ans))
-    keep = (k >= 0) & (k < out_size)
+    kernel = 1 if len(nonzeros[1]) <= len(nonzeros[0]) else 0
+    if out_size * len(nonzeros[kernel]) > TERM_LIMIT:
+        return None
+    convolve = func is np.convolve
+    # the long side's index as a function of (k, kernel index), increasing in the order used
+    if kernel == 1:
+        ks = nonzeros[1][::-1] if convolve else nonzeros[1]
+    else:
+        ks = nonzeros[0][::-1] if convolve else nonzeros[0]
+    k = np.repeat(np.arange(out_size, dtype=np.int64), len(ks))
+    inner = np.tile(ks, out_size)
+    full = k + offset
+    if kernel == 1:
+        j = inner
+        i = full - j if convolve else full - (n - 1) + j
+        long, length, long_mask = i, m, masks[0]
+    else:
+        i = inner
+        j = full - i if convolve else i + (n - 1) - full
+        long, length, long_mask = j, n, masks[1]
+    keep = (long >= 0) & (long < length)
+    if long_mask is not None:
+        keep &= np.asarray(long_mask)[np.clip(long, 0, max(length - 1, 0))]
     entries = {0: i[keep], 1: j[keep]}
     traced = {p: x for p, x in enumerate(operands) if isinstance(x, Traced)}
     deps = terms_pattern(k[keep], {p: entries[p] for p in traced}, traced, out_size, trace)
@@ -1278,21 +1304,29 @@ def banded_structure(apply: Callable[[Any], Any], shape: tuple[int, ...], axis: 
     """The exact structure of a linear map that acts along ``axis`` (output position p
     depends on input positions p - halfwidth .. p + halfwidth of the same fiber, out_shape
     equal to shape), from ``2 * halfwidth + 1`` probes: probe c is one at the positions
-    congruent to c, so every output meets at most one input of each probe."""
+    congruent to c, so every output meets at most one input of each probe. The rows come
+    out sorted (one column of a table per offset), with no sort."""
     width = 2 * halfwidth + 1
-    positions = np.arange(shape[axis], dtype=np.int64)
+    length = shape[axis]
+    positions = np.arange(length, dtype=np.int64)
     colors = np.arange(width, dtype=np.int64).reshape((width,) + (1,) * len(shape))
     along = positions.reshape((1,) * (axis + 1) + (-1,) + (1,) * (len(shape) - axis - 1))
     probes = np.broadcast_to(along % width == colors, (width, *shape)).astype(np.float64)
-    image = np.asarray(apply(probes)).reshape((width, *out_shape))
-    color, *coords = np.nonzero(image)
-    p = coords[axis].astype(np.int64)
-    q = p + (color - p + halfwidth) % width - halfwidth
+    image = np.asarray(apply(probes)).reshape(width, _size(out_shape)) != 0
+    size = _size(out_shape)
     stride = _size(shape[axis + 1:])
-    out = np.ravel_multi_index(coords, out_shape).astype(np.int64)
-    source = out + (q - p) * stride
-    keys = (out << _SHIFT) | source
-    return Pattern.from_keys(keys, _size(out_shape), _size(shape))
+    p = np.broadcast_to(along[0], shape).ravel()  # each entry's position along the axis
+    entries = np.arange(size, dtype=np.int64)
+    table = np.zeros((size, width), dtype=bool)
+    for column, offset in enumerate(range(-halfwidth, halfwidth + 1)):
+        q = p + offset
+        inside = (q >= 0) & (q < length)
+        table[:, column] = inside & image[q % width, entries]
+    offsets = np.arange(-halfwidth, halfwidth + 1, dtype=np.int64) * stride
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(table.sum(axis=1), out=indptr[1:])
+    sources = (entries[:, None] + offsets[None, :])[table]
+    return Pattern(indptr, sources.astype(np.int64), _size(shape))
 
 
 def _gradient_call(rule: Any, bound: Args, values: Args, ans: Any, trace: Trace) -> Any:
@@ -1309,13 +1343,19 @@ def _gradient_call(rule: Any, bound: Args, values: Args, ans: Any, trace: Trace)
     outs = list(ans) if isinstance(ans, (tuple, list)) else [ans]
     if len(outs) != len(axes):
         return None
-    primals = {"f": values["f"], "varargs": values.get("varargs", ())}
-    params = {key: value for key, value in values.items() if key not in primals}
+    spacing = tuple(values.get("varargs", ()))
+    if len(spacing) not in (0, 1, len(axes)):
+        return None
+    params = {key: value for key, value in values.items() if key not in ("f", "varargs")}
     results = []
     for index, (ax, out) in enumerate(zip(axes, outs, strict=True)):
-        def apply(probes: Any, index: int = index) -> Any:
-            image = rule.jvp(out, primals, {"f": probes, "varargs": None}, params)
-            return image[index] if isinstance(image, (tuple, list)) else image
+        # one axis at a time, with its own spacing
+        primals = {"f": values["f"], "varargs": spacing[index:index + 1] if len(spacing) > 1 else spacing}
+        one_axis = {**params, "axis": ax}
+
+        def apply(probes: Any, primals: Args = primals, one_axis: Args = one_axis) -> Any:
+            return rule.jvp(out, primals, {"f": probes, "varargs": None}, one_axis)
+
         structure = banded_structure(apply, f.shape, ax, 2, np.shape(out))
         results.append(_wrap(out, f.deps.compose(structure), trace))
     return type(ans)(results) if isinstance(ans, (tuple, list)) else results[0]
