@@ -1081,9 +1081,15 @@ def contraction_terms(shapes: list[tuple[int, ...]], labels: list[Labels], out_l
 
 
 def _structure_mask(x: Any) -> Any:
-    """Where an operand may be nonzero: everywhere for a traced (or value-dependent) one,
-    ``!= 0`` for a constant (None: everywhere)."""
-    if isinstance(x, (Traced, Dependent)):
+    """Where an operand may be nonzero (None: everywhere): a traced entry wherever it depends
+    on an input or its value (a constant one, the same at every point) is nonzero; a
+    value-dependent one everywhere; a constant where ``!= 0``."""
+    if isinstance(x, Traced):
+        lengths = x.deps.row_lengths()
+        if bool(np.all(lengths > 0)):
+            return None
+        return (lengths > 0).reshape(x.shape) | (np.asarray(x._value) != 0)
+    if isinstance(x, Dependent):
         return None
     plain = np.asarray(x)
     if plain.dtype.kind not in "biufc":
