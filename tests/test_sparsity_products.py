@@ -122,6 +122,16 @@ JACOBIAN_CASES: dict[str, tuple[Callable[[Any], Any], int]] = {
     "kron": (lambda x: np.kron(np.reshape(x, (2, 3)), np.array([[1.0, 0.0], [0.0, 2.0]])), 6),
     "kron both": (lambda x: np.kron(x[:2], np.reshape(x[2:], (2, 2))), 6),
     "kron scalar": (lambda x: np.kron(3.0, x), 4),
+    "cross": (lambda x: np.cross(np.reshape(x, (4, 3)), np.array([1.0, 0.0, 2.0])), 12),
+    "cross both": (lambda x: np.cross(np.reshape(x[:6], (2, 3)), x[6:]), 9),
+    "cross axes": (lambda x: np.cross(np.reshape(x[:6], (3, 2)), np.reshape(x[6:], (2, 2, 3)), axisa=0, axisc=0), 18),
+    "cross axis": (lambda x: np.cross(np.reshape(x, (3, 2)), np.array([[0.0, 1.0], [2.0, 0.0], [1.0, 1.0]]), axis=0), 6),
+    "cross 2 and 3": (lambda x: np.cross(np.reshape(x[:4], (2, 2)), np.reshape(x[4:], (2, 3))), 10),
+    "trace": (lambda x: np.trace(np.reshape(x, (3, 4))), 12),
+    "trace offset axes": (lambda x: np.trace(np.reshape(x, (2, 3, 4)), -1, 0, 2), 24),
+    "np.linalg.trace": (lambda x: np.linalg.trace(np.reshape(x, (2, 3, 3)), offset=1), 18),
+    "times constant zeros": (lambda x: x * np.array([1.0, 0.0, 2.0, 0.0]), 4),
+    "times masked": (lambda x: np.sin(x) * np.where(np.arange(4) % 2 == 0, x, 0.0), 4),
     "vecdot": (lambda x: np.vecdot(np.reshape(x, (3, 4)), C.T), 12),
     "matvec": (lambda x: np.matvec(A, np.reshape(x, (2, 6))), 12),
     "vecmat": (lambda x: np.vecmat(np.reshape(x, (2, 6)), B), 12),
@@ -316,6 +326,8 @@ HESSIAN_CASES: dict[str, tuple[Callable[[Any], Any], int]] = {
     "convolve both": (lambda x: np.sum(np.convolve(x[:5], x[5:], mode="valid")), 8),
     "outer both": (lambda x: np.sum(np.outer(x[:2], x[2:]) * np.array([[1.0, 3.0], [4.0, 2.0]])), 4),
     "sin of product": (lambda x: np.sum(np.sin(SQ @ x)), 4),
+    "cross both": (lambda x: np.sum(np.cross(x[:3], x[3:]) * np.array([1.0, 2.0, 3.0])), 6),
+    "times constant zeros": (lambda x: np.sum(x * (x * np.array([1.0, 0.0, 2.0, 0.0]))), 4),
 }
 
 
@@ -368,6 +380,11 @@ SCALE_CASES: dict[str, tuple[Callable[[Any], Any], int]] = {
     "correlate valid": (lambda v: np.correlate(v, [1.0, 0.0, 1.0], mode="valid"), 2 * (N - 2)),
     "dot": (lambda v: np.dot(v, v), N),
     "diff": (np.diff, 2 * (N - 1)),
+    "cross": (lambda v: np.cross(np.reshape(v, (-1, 4))[:, :3], np.ones(3)), 6 * N // 4),
+    "trace": (lambda v: np.trace(np.reshape(v, (1000, 1000))), 1000),
+    "real, imag, astype": (lambda v: np.real(v) + np.imag(v * 1j) + np.astype(v, np.float32), N),
+    "unwrap": (np.unwrap, N),
+    "real_if_close": (np.real_if_close, N),
     "trapezoid": (np.trapezoid, N),
 }
 

@@ -444,6 +444,8 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
         first = ans[0] if isinstance(ans, tuple) else ans
         shape = np.shape(first)
         parts = {i: broadcast(inputs[i], shape) for i in traced}
+        if uf is np.multiply and uf.nin == 2:
+            parts = {i: _times_structure(part, inputs[1 - i], shape) for i, part in parts.items()}
         if trace.pairs is not None:
             for i, j in _ufunc_pairs(uf, uf.nin):
                 if i in parts and j in parts:
@@ -474,6 +476,18 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
     if trace.pairs is not None and uf not in _LINEAR_UFUNCS:
         trace.couple(deps, deps)
     return _wrap(ans, deps, trace)
+
+
+def _times_structure(part: Pattern, other: Any, shape: tuple[int, ...]) -> Pattern:
+    """``x * c``: the partial in x is c, so an entry where c is a constant zero (a plain
+    zero, or a traced entry that depends on nothing and is zero) depends on nothing."""
+    mask = _structure_mask(other)
+    if mask is None:
+        return part
+    mask = np.broadcast_to(mask, shape)
+    if bool(mask.all()):
+        return part
+    return part.gather(np.where(mask.ravel(), np.arange(_size(shape), dtype=np.int64), -1))
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -1240,10 +1254,47 @@ def _structural_product(func: Any, bound: Args, names: list[Any], ans: Any, valu
         return _contract(ans, operands, shapes, spec[0], spec[1], trace)
     if func in (np.convolve, np.correlate):
         return _convolution(func, operands, values, ans, trace)
+    if func is np.cross:
+        return _cross(operands, shapes, values, ans, trace)
     found = _function_labels(func, shapes, values)
     if found is None:
         return None
     return _contract(ans, operands, found[0], found[1], found[2], trace)
+
+
+def _levi_civita(na: int, nb: int) -> Any:
+    """The cross product's constant, (3, na, nb), or (na, nb) for two 2-vectors (a scalar)."""
+    eps = np.zeros((3, 3, 3))
+    for c, i, j in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        eps[c, i, j], eps[c, j, i] = 1.0, -1.0
+    eps = eps[:, :na, :nb]
+    return eps[2] if na == nb == 2 else eps
+
+
+def _cross(operands: list[Any], shapes: list[tuple[int, ...]], values: Args, ans: Any, trace: Trace) -> Any:
+    """np.cross as the contraction ``out[..., c] = eps[c, i, j] a[..., i] b[..., j]``."""
+    sa, sb = shapes
+    if not sa or not sb:
+        return None
+    axis = values.get("axis")
+    axisa, axisb, axisc = (axis, axis, axis) if axis is not None else \
+        (values.get("axisa", -1), values.get("axisb", -1), values.get("axisc", -1))
+    axisa, axisb = int(axisa) % len(sa), int(axisb) % len(sb)
+    na, nb = sa[axisa], sb[axisb]
+    if na not in (2, 3) or nb not in (2, 3):
+        return None
+    vector_a, vector_b, component = -10, -11, -12
+    loop = list(range(max(len(sa), len(sb)) - 1))
+    la, lb = loop[len(loop) - len(sa) + 1:], loop[len(loop) - len(sb) + 1:]
+    la.insert(axisa, vector_a)
+    lb.insert(axisb, vector_b)
+    eps = _levi_civita(na, nb)
+    if eps.ndim == 2:
+        le, out = [vector_a, vector_b], loop
+    else:
+        le, out = [component, vector_a, vector_b], list(loop)
+        out.insert(int(axisc) % (len(loop) + 1), component)
+    return _contract(ans, [*operands, eps], [sa, sb, eps.shape], [la, lb, le], out, trace)
 
 
 def _einsum_call(bound: Args, ans: Any, trace: Trace) -> Any:
@@ -1389,8 +1440,29 @@ def _interp_call(bound: Args, values: Args, ans: Any, trace: Trace, name: str) -
     return _wrap(ans, Pattern.union(parts), trace)
 
 
+def _trace_call(rule: Any, bound: Args, values: Args, ans: Any, trace: Trace) -> Any:
+    """np.trace, np.linalg.trace: each output entry unites its diagonal (no basis)."""
+    name = "a" if "a" in bound else "x"
+    x = bound.get(name)
+    if not isinstance(x, Traced):
+        return None
+    if name == "a":
+        axes = (values.get("offset", 0), values.get("axis1", 0), values.get("axis2", 1))
+    else:
+        axes = (values.get("offset", 0), -2, -1)
+    diagonal = np.diagonal(_entry_numbers(x.shape), *axes)  # the other axes, then the diagonal
+    length = diagonal.shape[-1] if diagonal.ndim else 1
+    out_size = int(np.size(ans))
+    if diagonal.size != out_size * length:
+        return None
+    owners = np.repeat(np.arange(out_size, dtype=np.int64), length)
+    return _wrap(ans, x.deps.gather(diagonal.ravel()).group(owners, out_size), trace)
+
+
 #: Functions read from their structure (einsum's terms, gradient's band) before their kind.
 _STRUCTURED_CALLS: dict[Any, Callable[[Any, Args, Args, Any, Trace], Any]] = {
     np.einsum: lambda rule, bound, values, ans, trace: _einsum_call(bound, ans, trace),
     np.gradient: _gradient_call,
+    np.trace: _trace_call,
+    np.linalg.trace: _trace_call,
 }
