@@ -173,12 +173,13 @@ def test_zero_constant_gives_no_dependency() -> None:
     assert pattern.shape == (3, 4) and pattern.nnz == 0
 
 
-def test_gufunc_axes_option_is_dense_not_wrong() -> None:
-    """matmul(axes=...) is not read by detection: dense over the inputs, never missing one."""
-    x = np.arange(1.0, 7.0)
-    f = lambda v: np.matmul(np.reshape(v, (3, 2)), np.ones((2, 3)), axes=[(0, 1), (0, 1), (0, 1)])
-    pattern = dn.jacobian_sparsity(f, x).toarray()
-    assert pattern.shape == (9, 6) and pattern.all()
+def test_gufunc_axes_option_is_refused_as_for_duals() -> None:
+    """matmul(axes=...) has no rule for Duals, so detection refuses it the same way."""
+    f = lambda v: np.matmul(np.reshape(v, (3, 2)), np.ones((3, 4)), axes=[(1, 0), (0, 1), (1, 0)])
+    with pytest.raises(TypeError, match="moveaxis"):
+        dn.jacobian_sparsity(f, np.arange(1.0, 7.0))
+    with pytest.raises(TypeError, match="moveaxis"):
+        dn.jacfwd(f)(np.arange(1.0, 7.0))
 
 
 # ---------------------------------------------------------------- einsum

@@ -392,10 +392,6 @@ PIECEWISE_LINEAR_FUNCTIONS = frozenset({
 })
 
 
-#: Ufunc options that do not change which entries a gufunc combines.
-_PLAIN_UFUNC_OPTIONS = frozenset({"dtype", "casting", "order", "subok", "signature"})
-
-
 def _ufunc_pairs(uf: np.ufunc, nin: int) -> tuple[tuple[int, int], ...]:
     if uf in _LINEAR_UFUNCS:
         return ()
@@ -425,6 +421,11 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
         return uf(np.reshape(a, np.shape(_plain(a)) + (1,) * np.ndim(_plain(b))), b, **kwargs)
     if method == "at":
         raise TypeError(f"{name} updates its first argument in place; build a new array instead")
+    if method == "__call__" and not isinstance(rule, NonDiff):
+        for key in ("axes", "axis", "keepdims"):  # as the Duals refuse them
+            if key in kwargs and _has(inputs, Traced):
+                raise TypeError(f"{name}({key}=...) is not supported with derivatives: move the axes "
+                                f"with np.moveaxis first")
     values = [_plain(x) for x in inputs]
     ans = getattr(uf, method)(*values, **kwargs)
     traced = [i for i, x in enumerate(inputs) if isinstance(x, Traced)]
@@ -433,10 +434,6 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
     if method == "__call__":
         if uf.signature is not None:
             positional: Any = dict(enumerate(inputs))
-            if set(kwargs) - _PLAIN_UFUNC_OPTIONS:  # axes=, axis=, keepdims=: not read here
-                sources = [inputs[i] for i in traced]
-                _couple_dense(sources, trace)
-                return _wrap(ans, _dense(sources, np.shape(ans), trace, name), trace)
             return _product(uf, name, rule, positional, list(range(uf.nin)), ans, {}, trace)
         if isinstance(rule, Elementwise):
             traced = [i for i in traced if not (isinstance(rule.partials[i], Unit)
