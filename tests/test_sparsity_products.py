@@ -20,7 +20,8 @@ import dualnumpy as dn
 
 sp = pytest.importorskip("scipy.sparse", reason="sparsity patterns are scipy.sparse matrices (dualnumpy[sparse])")
 
-RNG = np.random.default_rng(2026)
+#: np.cross of 2-vectors (tested: detection reads them as z = 0) warns in NumPy 2.
+pytestmark = pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
 
 
 def sparse_matrix(m: int, k: int, density: float = 0.3, seed: int = 0) -> Any:
@@ -408,3 +409,80 @@ def test_hessian_at_a_million_is_fast() -> None:
     elapsed = time.perf_counter() - start
     assert pattern.nnz == 3 * N - 2
     assert elapsed < 5.0, f"{elapsed:.2f} s"
+
+
+# ---------------------------------------------------------------- random contractions
+
+
+def _operands_function(func: Callable[..., Any], shapes: list[tuple[int, ...]], traced: list[bool],
+                       constants: list[Any], **kwargs: Any) -> Callable[[Any], Any]:
+    sizes = [int(np.prod(s)) for s in shapes]
+
+    def f(v: Any) -> Any:
+        ops, at = [], 0
+        for shape, is_traced, constant, size in zip(shapes, traced, constants, sizes, strict=True):
+            if is_traced:
+                ops.append(np.reshape(v[at:at + size], shape))
+                at += size
+            else:
+                ops.append(constant)
+        return func(*ops, **kwargs)
+
+    return f
+
+
+def _check_jacobian_and_weighted_hessian(f: Callable[[Any], Any], size: int) -> None:
+    assert_exact_jacobian(f, size)
+    x = np.random.default_rng(5).uniform(0.5, 1.5, size)
+    out_shape = np.shape(f(x))
+    weights = np.arange(1.0, 1.0 + int(np.prod(out_shape))).reshape(out_shape)
+    assert_exact_hessian(lambda v: np.sum(f(v) * weights), size)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_einsum_contractions_are_exact(seed: int) -> None:
+    """Random subscripts (repeated and summed labels, outer products, traces), some operands
+    traced and the others sparse constants: Jacobian and Hessian patterns exact."""
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        sizes = {c: int(rng.integers(1, 4)) for c in "ijkl"}
+        specs = ["".join(rng.choice(list("ijkl"), int(rng.integers(0, 4)))) for _ in range(int(rng.integers(1, 4)))]
+        used = sorted(set("".join(specs)))
+        spec = ",".join(specs) + "->" + "".join(c for c in used if rng.random() < 0.5)
+        traced = [bool(rng.random() < 0.6) for _ in specs]
+        traced[0] = traced[0] or not any(traced)
+        shapes = [tuple(sizes[c] for c in s) for s in specs]
+        constants = [rng.uniform(0.5, 1.5, s) * (rng.random(s) < 0.6) for s in shapes]
+        size = sum(int(np.prod(s)) for s, t in zip(shapes, traced, strict=True) if t)
+        f = _operands_function(lambda *ops, spec=spec: np.einsum(spec, *ops), shapes, traced, constants)
+        _check_jacobian_and_weighted_hessian(f, size)
+
+
+def _random_products(rng: Any) -> list[tuple[Any, tuple[int, ...], tuple[int, ...], dict[str, Any]]]:
+    n, k, m, b = (int(v) for v in rng.integers(1, 4, 4))
+    mode = str(rng.choice(["full", "same", "valid"]))
+    cases = [(np.matmul, (n, k), (k, m), {}), (np.matmul, (k,), (b, k, m), {}),
+             (np.matmul, (b, 1, n, k), (2, k, m), {}), (np.dot, (b, n, k), (m, k, n), {}),
+             (np.dot, (), (n, k), {}), (np.inner, (b, k), (n, m, k), {}), (np.outer, (n, k), (m,), {}),
+             (np.vdot, (n, k), (n, k), {}), (np.tensordot, (n, k, m), (m, k, b), {"axes": ([1, 2], [1, 0])}),
+             (np.tensordot, (n, k), (m,), {"axes": 0}), (np.kron, (b, n), (k, m, 2), {}),
+             (np.cross, (b, 3), (3,), {}), (np.cross, (3, b), (b, 2), {"axisa": 0}),
+             (np.convolve, (n + 2,), (k,), {"mode": mode}), (np.correlate, (k,), (n + 2,), {"mode": mode})]
+    if hasattr(np, "matvec"):
+        cases += [(np.vecdot, (b, n, k), (n, k), {}), (np.matvec, (b, n, k), (k,), {}),
+                  (np.vecmat, (k,), (b, k, m), {})]
+    return cases
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_products_are_exact(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for func, sa, sb, kwargs in _random_products(rng):
+        for traced in ([True, False], [False, True], [True, True]):
+            constants = [rng.uniform(0.5, 1.5, s) * (rng.random(s) < 0.6) for s in (sa, sb)]
+            size = sum(int(np.prod(s)) for s, t in zip((sa, sb), traced, strict=True) if t)
+            f = _operands_function(func, [sa, sb], traced, constants, **kwargs)
+            if all(traced):
+                _check_jacobian_and_weighted_hessian(f, size)
+            else:
+                assert_exact_jacobian(f, size)

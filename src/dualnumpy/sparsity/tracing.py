@@ -11,9 +11,17 @@ how output entries depend on input entries:
   itself on arrays of entry numbers, so every output entry knows which input entry it
   is;
 - a reduction (np.sum, ufunc.reduce, np.max, np.median) unites the sets along its axes;
-- a linear or bilinear rule without a sharper fact is applied to a basis of
-  directions, which gives its exact structure (the map does not depend on the point);
-  above ``BASIS_LIMIT`` entries it falls back to dense;
+- a product (matmul, dot, tensordot, einsum, kron, cross, convolve, ...) is a boolean
+  sparse product: its terms (one per point of the iteration space whose constant
+  factors are nonzero) are enumerated as whole arrays, each output entry depending on
+  the traced entries of its terms, and a term of two traced factors coupling them for
+  the Hessian; a constant's ``!= 0`` decides, so a banded matrix gives a banded pattern;
+- np.gradient is banded along each axis, read from five probes; np.trace unites its
+  diagonal; np.real, np.imag, np.astype, np.unwrap are elementwise;
+- any other linear or bilinear rule without a sharper fact (and a product above
+  ``TERM_LIMIT`` terms) is applied to a basis of directions, which gives its exact
+  structure (the map does not depend on the point); above ``BASIS_LIMIT`` entries it
+  falls back to dense;
 - a composition runs its operations on the traced values;
 - any other rule (``Custom``, dense) makes every output entry depend on every input
   entry it was given: conservative, never missing a dependency.
@@ -1036,10 +1044,12 @@ def contraction_terms(shapes: list[tuple[int, ...]], labels: list[Labels], out_l
     for shape, ls in zip(shapes, labels, strict=True):
         if len(shape) != len(ls):
             return None
-        for s, label in zip(shape, ls, strict=True):
-            if sizes.get(label, 1) not in (1, s) and s != 1:
+        for s, label in zip(shape, ls, strict=True):  # a length of 1 broadcasts
+            prior = sizes.get(label)
+            if prior is None or prior == 1:
+                sizes[label] = s
+            elif s not in (1, prior):
                 return None
-            sizes[label] = max(sizes.get(label, 1), s) if s != 0 else 0
     if any(label not in sizes for label in out_labels):
         return None
     out_size = math.prod(sizes[label] for label in out_labels)
