@@ -77,6 +77,11 @@ class Pattern:
     def from_keys(keys: Index, m: int, n: int, unique: bool = False) -> Pattern:
         """From packed ``row << 32 | col`` keys, in any order and with repeats (unless
         ``unique``, for keys already sorted and distinct)."""
+        if m == 1 and not unique and len(keys) > 1:  # one row: its columns by bitmap, no sort
+            seen = np.zeros(n, dtype=bool)
+            seen[keys & _LOW] = True
+            columns = np.flatnonzero(seen).astype(np.int64)
+            return Pattern(np.array([0, len(columns)], dtype=np.int64), columns, n)
         if not unique:
             keys = unique_keys(keys)
         rows = keys >> _SHIFT
