@@ -486,3 +486,19 @@ def test_random_products_are_exact(seed: int) -> None:
                 _check_jacobian_and_weighted_hessian(f, size)
             else:
                 assert_exact_jacobian(f, size)
+
+
+def test_above_the_term_limit_the_old_methods_still_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond TERM_LIMIT terms a Bilinear rule falls back to its basis images (exact) and
+    einsum to dense (a superset): never a missing dependency."""
+    from dualnumpy.sparsity import tracing
+
+    monkeypatch.setattr(tracing, "TERM_LIMIT", 4)
+    a = banded(12, 1, 1, seed=3)
+    same(dn.jacobian_sparsity(lambda x: a @ x, np.ones(12)), a != 0)
+    same(dn.jacobian_sparsity(lambda x: np.convolve(x, [1.0, 0.0, 1.0], mode="same"), np.ones(12)),
+         sp.diags([1, 1], [-1, 1], shape=(12, 12), dtype=bool))
+    dense = dn.jacobian_sparsity(lambda x: np.einsum("ij,j->i", a, x), np.ones(12)).toarray()
+    assert dense.all()
+    hessian = dn.hessian_sparsity(lambda x: x @ a @ x, np.ones(12)).toarray()
+    assert (hessian >= ((a + a.T) != 0)).all()
