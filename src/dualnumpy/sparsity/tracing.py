@@ -362,6 +362,12 @@ def _dense(sources: list[Traced], shape: tuple[int, ...], trace: Trace, what: st
     return Pattern.every_row(columns, _size(shape), trace.n)
 
 
+def _all_columns(sources: list[Traced], trace: Trace) -> Pattern:
+    """One row: every input any of ``sources`` depends on."""
+    return Pattern.union([Pattern(np.array([0, len(c)], np.int64), c, trace.n)
+                          for c in (s.deps.columns() for s in sources)])
+
+
 def _couple_all(sources: list[Pattern], trace: Trace) -> None:
     """Second derivatives may couple any two of the inputs of each output entry."""
     if trace.pairs is None:
@@ -1407,7 +1413,7 @@ def _gradient_call(rule: Any, bound: Args, values: Args, ans: Any, trace: Trace)
     outs = list(ans) if isinstance(ans, (tuple, list)) else [ans]
     if len(outs) != len(axes):
         return None
-    spacing = tuple(values.get("varargs", ()))
+    spacing = tuple(values.get("varargs", ()))  # one for every axis, or one per axis
     if len(spacing) not in (0, 1, len(axes)):
         return None
     params = {key: value for key, value in values.items() if key not in ("f", "varargs")}
@@ -1434,16 +1440,15 @@ def _interp_call(bound: Args, values: Args, ans: Any, trace: Trace, name: str) -
     others = [bound[key] for key in ("xp", "fp", "left", "right") if isinstance(bound.get(key), Traced)]
     if others:
         parts.append(_dense(others, shape, trace, name))
-        if trace.pairs is not None:
-            def columns(xs: list[Traced]) -> Pattern:
-                cols = Pattern.union([Pattern(np.array([0, len(c)], np.int64), c, trace.n)
-                                      for c in (s.deps.columns() for s in xs)])
-                return cols
-            coupled = [o for o in (bound.get("xp"), bound.get("fp")) if isinstance(o, Traced)]
-            if coupled:
-                trace.couple(columns([x]), columns(coupled))
+        coupled = [o for o in (bound.get("xp"), bound.get("fp")) if isinstance(o, Traced)]
+        if trace.pairs is not None and coupled:
+            # linear in fp and piecewise linear in x, but x meets the interval's breakpoints
+            # and values, and the breakpoints meet everything
+            inputs = _all_columns([x], trace)
+            interval = _all_columns(coupled, trace)
+            trace.couple(inputs, interval)
             if isinstance(bound.get("xp"), Traced):
-                trace.couple(columns(coupled), columns(coupled))
+                trace.couple(interval, interval)
     return _wrap(ans, Pattern.union(parts), trace)
 
 
