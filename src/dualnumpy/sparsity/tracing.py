@@ -1135,13 +1135,16 @@ def terms_pattern(out: Index, entries: dict[int, Index], operands: dict[int, Tra
     """The pattern of a product from its terms: each output entry depends on the traced
     entries of its terms; a term of two traced operands couples their rows (Hessian)."""
     parts = []
+    direct = []  # keys of the operands with one input an entry (the input itself, a gather of it)
     for p, x in operands.items():
         deps: Pattern = x.deps
         if deps.nnz == deps.m and bool(np.all(deps.indptr == np.arange(deps.m + 1))):
-            # one input an entry (the input itself, a gather of it): one pass over the terms
-            parts.append(Pattern.from_keys((out << _SHIFT) | deps.indices[entries[p]], out_size, trace.n))
+            direct.append((out << _SHIFT) | deps.indices[entries[p]])
         else:
             parts.append(deps.compose(Pattern.from_keys((out << _SHIFT) | entries[p], out_size, x.size)))
+    if direct:  # one sort for all of them
+        parts.append(Pattern.from_keys(np.concatenate(direct) if len(direct) > 1 else direct[0],
+                                       out_size, trace.n))
     if trace.pairs is not None:
         positions = sorted(operands)
         for i, p in enumerate(positions):
