@@ -13,6 +13,10 @@ Medians of repeats, in milliseconds, from one run:
 - dense       jacfwd / hessian, for comparison (skipped where it would not fit in memory)
 - primal      one plain NumPy evaluation of the function; ratio = reused / primal
 
+A second table times detection alone on products and linear maps with local structure
+(read from their terms and bands, never from a basis): matmul, einsum, np.gradient,
+np.convolve, a banded constant matrix, and a quadratic form's Hessian.
+
 Targets (issue 10): Bratu n = 1000 reused <= 0.3 ms, n = 10**6 end to end < 1 s; Rosenbrock
 n = 100 sparse Hessian reused <= 0.3 ms with 3 colors; a 300 x 300 5-point stencil < 0.5 s
 including detection; the 2-D Brusselator N = 32 detection <= 10 ms, 8 colors, compressed
@@ -152,6 +156,35 @@ def run_once(quick: bool) -> list[Row]:
     return rows
 
 
+def detection_rows(quick: bool) -> list[Row]:
+    """Detection alone, on products and linear maps (n = 10**5 quick, else 10**6)."""
+    n = 10**5 if quick else 10**6
+    x = np.linspace(0.0, 1.0, n)
+    side = round(np.sqrt(n)) if not quick else 100
+    cols = n // side
+    m = 2000
+    band = np.diag(np.full(m, 2.0)) + np.diag(np.ones(m - 1), 1) + np.diag(np.ones(m - 1), -1)
+    small = np.array([[1.0, 2.0, 0.0, 0.0], [0.0, 1.0, 3.0, 0.0], [0.0, 0.0, 1.0, 4.0], [5.0, 0.0, 0.0, 1.0]])
+    workloads: list[tuple[str, Callable[[Any], Any], Any, bool]] = [
+        (f"reshape({side}, {cols}) @ ones", lambda v: np.reshape(v, (side, cols)) @ np.ones(cols), x, False),
+        ("reshape(-1, 4) @ sparse 4x4", lambda v: np.reshape(v, (-1, 4)) @ small, x, False),
+        ("einsum ij,j->i", lambda v: np.einsum("ij,j->i", np.reshape(v, (side, cols)), np.ones(cols)), x, False),
+        ("np.gradient", np.gradient, x, False),
+        ("np.convolve same, 3 taps", lambda v: np.convolve(v, [1.0, -2.0, 1.0], mode="same"), x, False),
+        ("tridiagonal 2000x2000 @ x", lambda v: band @ v, np.linspace(0.0, 1.0, m), False),
+        ("H: x @ A @ x, A tridiagonal", lambda v: v @ band @ v, np.linspace(0.0, 1.0, m), True),
+        ("H: np.dot(x[:-1], x[1:])", lambda v: np.dot(v[:-1], v[1:]), x, True),
+    ]
+    rows = []
+    for name, f, point, hessian in workloads:
+        detect_fn = hessian_sparsity if hessian else jacobian_sparsity
+        row = Row(name=name, n=point.size)
+        row["detect"] = median_ms(lambda f=f, point=point, detect_fn=detect_fn: detect_fn(f, point), 3)
+        row["nnz"] = detect_fn(f, point).nnz
+        rows.append(row)
+    return rows
+
+
 def median_rows(runs: list[list[Row]]) -> list[Row]:
     """Cell by cell, the median over whole runs (a busy machine slows some runs only)."""
     out = []
@@ -174,10 +207,18 @@ def main() -> None:
                "dense", "primal", "ratio"]
     header = ["workload", "n", "colors (bound)", "detect ms", "color ms", "first call ms",
               "reused ms", "jvp ms", "decompress ms", "dense ms", "primal ms", "reused/primal"]
-    table = [header] + [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     kind = "quick" if options.quick else "full"
     print(f"dualnumpy {dn.__version__}, numpy {np.__version__}: medians ({kind}, {options.runs} run(s))")
+    _print_table(header, [[_cell(r.get(c)) for c in columns] for r in rows])
+    detection = median_rows([detection_rows(options.quick) for _ in range(max(options.runs, 1))])
+    print("\ndetection of products and linear maps (no basis):")
+    _print_table(["workload", "n", "pattern nnz", "detect ms"],
+                 [[_cell(r.get(c)) for c in ("name", "n", "nnz", "detect")] for r in detection])
+
+
+def _print_table(header: list[str], body: list[list[str]]) -> None:
+    table = [header, *body]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for i, line in enumerate(table):
         print("  ".join(cell.rjust(w) if j else cell.ljust(w)
                         for j, (cell, w) in enumerate(zip(line, widths, strict=True))))

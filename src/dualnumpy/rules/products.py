@@ -42,6 +42,7 @@ from dualnumpy.rules.kinds import (
     BilinearTerm,
     Composite,
     Custom,
+    Dependence,
     Linear,
     NonDiff,
     Params,
@@ -840,7 +841,8 @@ PRODUCT_RULES: dict[Any, Rule] = {
     np.sinc:       Composite(_sinc, (sample(V5, complex_ok=True), sample(np.array([0.0, 1e-3, -0.1, 0.3, 1.0, -2.5]))), args=("x",)),
     np.i0:         Composite(_i0, (sample(np.array([0.0, 0.3, -0.9, 1.5, -4.0, 7.5, 9.0, -20.0])), sample(V5)), args=("x",)),
     np.unwrap:     Custom(_unwrap, (sample(PHASE), sample(np.stack([PHASE, PHASE * 0.5]), axis=0),
-                                    sample(PHASE, period=3.0), sample(PHASE, discont=4.0)), args=("p", "period", "discont")),
+                                    sample(PHASE, period=3.0), sample(PHASE, discont=4.0)), args=("p", "period", "discont"),
+                          dependence=Dependence.ELEMENTWISE),  # whole periods added: p passes through
     np.cov:        Composite(_cov, (sample(A, complex_ok=True), sample(A, rowvar=False), sample(A, A[::-1] * 2, duals=(0, 1)),
                                     sample(V5, bias=True), sample(A, ddof=2),
                                     sample(A, None, True, False, None, [1, 2, 1, 3], [0.5, 1.0, 2.0, 1.5], duals=(0, 6)),
@@ -850,3 +852,8 @@ PRODUCT_RULES: dict[Any, Rule] = {
     # --- results without a derivative
     np.einsum_path: NonDiff("a contraction order", (sample("ij,jk,kl", A, B, arr(2, 3), duals=(1, 2)),)),
 }
+
+
+#: Public for sparsity detection, which runs einsum's contraction on index sets.
+einsum_spec = _einsum_spec
+tensordot_axes = _tensordot_axes

@@ -63,6 +63,7 @@ from dualnumpy.numpy_facts.signatures import Args, call, public_name
 from dualnumpy.rules.kinds import (
     Composite,
     Custom,
+    Dependence,
     Linear,
     NonDiff,
     Params,
@@ -960,7 +961,7 @@ STATISTICS_RULES: dict[Any, Rule] = {
     np.nan_to_num:    Composite(_nan_to_num, (
         sample(INF, complex_ok=True), sample(INF, nan=1.5, posinf=9.0, neginf=-9.0),
         sample(INF, False, 2.0, 3.0, -3.0, duals=(0, 2, 3, 4))), args=("x", "nan", "posinf", "neginf")),
-    np.real_if_close: Custom(_real_if_close, (sample(A, complex_ok=True),), args=("a",)),
+    np.real_if_close: Custom(_real_if_close, (sample(A, complex_ok=True),), args=("a",), dependence=Dependence.ELEMENTWISE),
     np.fix:           PiecewiseConstant((sample(A * 3.0 + 0.05),), args=("x",)),
     # --- unique and set operations: the tangent of the first occurrence
     np.unique:        _unique_rule("ar", None, (

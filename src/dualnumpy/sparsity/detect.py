@@ -54,7 +54,9 @@ def jacobian_sparsity(f: Fun, x: Any, *, local: bool = False) -> Any:
     One pass of ``f`` on index sets, through the same rule tables as the Duals: every
     entry of every intermediate array carries the set of entries of ``x`` it depends on.
     The pattern is exact for elementwise operations, slicing and every function that only
-    moves elements, reductions, and linear maps (found from their basis images), and
+    moves elements, reductions, products (matmul, dot, einsum, kron, convolve, ...: a
+    boolean sparse product of their terms, a constant's zeros included), banded maps
+    (np.gradient) and other linear maps (found from their basis images), and
     conservative elsewhere (a rule with no sharper fact makes each output depend on every
     input it was given): it never misses a dependency.
 

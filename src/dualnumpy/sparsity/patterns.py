@@ -30,6 +30,18 @@ def _as_index(x: Any) -> Index:
     return np.asarray(x, dtype=np.int64)
 
 
+def unique_keys(keys: Index) -> Index:
+    """The distinct keys, sorted (by sort and compare: NumPy's hashing np.unique is several
+    times slower on int64 keys, and a sorted input costs one pass)."""
+    if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
+        keys = np.sort(keys)
+        keep = np.empty(len(keys), dtype=bool)
+        keep[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+        keys = keys[keep]
+    return keys
+
+
 class Pattern:
     """An ``m x n`` boolean matrix in canonical CSR form (rows sorted, no duplicates)."""
 
@@ -65,12 +77,13 @@ class Pattern:
     def from_keys(keys: Index, m: int, n: int, unique: bool = False) -> Pattern:
         """From packed ``row << 32 | col`` keys, in any order and with repeats (unless
         ``unique``, for keys already sorted and distinct)."""
-        if not unique and len(keys) > 1:
-            keys = np.sort(keys)
-            keep = np.empty(len(keys), dtype=bool)
-            keep[0] = True
-            np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-            keys = keys[keep]
+        if m == 1 and not unique and len(keys) > 1:  # one row: its columns by bitmap, no sort
+            seen = np.zeros(n, dtype=bool)
+            seen[keys & _LOW] = True
+            columns = np.flatnonzero(seen).astype(np.int64)
+            return Pattern(np.array([0, len(columns)], dtype=np.int64), columns, n)
+        if not unique:
+            keys = unique_keys(keys)
         rows = keys >> _SHIFT
         indptr = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=m), out=indptr[1:])
@@ -189,14 +202,29 @@ class Pattern:
         owners = _as_index(owners).ravel()
         entry_owner = np.repeat(owners, self.row_lengths())
         keep = entry_owner >= 0
+        if m_out == 1:  # one row (a full reduction): the columns seen, with no sort
+            seen = np.zeros(self.n, dtype=bool)
+            seen[self.indices[keep]] = True
+            columns = np.flatnonzero(seen).astype(np.int64)
+            return Pattern(np.array([0, len(columns)], dtype=np.int64), columns, self.n)
         keys = (entry_owner[keep] << _SHIFT) | self.indices[keep]
         return Pattern.from_keys(keys, m_out, self.n)
 
     def compose(self, structure: Pattern) -> Pattern:
         """The pattern of ``S @ self`` for a boolean ``structure`` S (m_out x self.m): row
         ``o`` is the union of this pattern's rows ``j`` with ``S[o, j]``."""
+        if self.is_increasing_map():  # one input a row, in order: relabel the columns
+            return Pattern(structure.indptr, self.indices[structure.indices], self.n)
         gathered = self.gather(structure.indices)
         return gathered.group(structure.rows_of_entries(), structure.m)
+
+    def is_increasing_map(self) -> bool:
+        """Every row one input, increasing from row to row (the input itself, a slice):
+        composing with it keeps every row sorted."""
+        m = self.m
+        if self.nnz != m:
+            return False
+        return bool(np.all(self.indptr == np.arange(m + 1)) and np.all(self.indices[1:] > self.indices[:-1]))
 
     # ------------------------------------------------------------ second order
 

@@ -11,9 +11,17 @@ how output entries depend on input entries:
   itself on arrays of entry numbers, so every output entry knows which input entry it
   is;
 - a reduction (np.sum, ufunc.reduce, np.max, np.median) unites the sets along its axes;
-- a linear or bilinear rule without a sharper fact is applied to a basis of
-  directions, which gives its exact structure (the map does not depend on the point);
-  above ``BASIS_LIMIT`` entries it falls back to dense;
+- a product (matmul, dot, tensordot, einsum, kron, cross, convolve, ...) is a boolean
+  sparse product: its terms (one per point of the iteration space whose constant
+  factors are nonzero) are enumerated as whole arrays, each output entry depending on
+  the traced entries of its terms, and a term of two traced factors coupling them for
+  the Hessian; a constant's ``!= 0`` decides, so a banded matrix gives a banded pattern;
+- np.gradient is banded along each axis, read from five probes; np.trace unites its
+  diagonal; np.real, np.imag, np.astype, np.unwrap are elementwise;
+- any other linear or bilinear rule without a sharper fact (and a product above
+  ``TERM_LIMIT`` terms) is applied to a basis of directions, which gives its exact
+  structure (the map does not depend on the point); above ``BASIS_LIMIT`` entries it
+  falls back to dense;
 - a composition runs its operations on the traced values;
 - any other rule (``Custom``, dense) makes every output entry depend on every input
   entry it was given: conservative, never missing a dependency.
@@ -58,7 +66,8 @@ from dualnumpy.rules.kinds import (
     Unsupported,
     register_number_type,
 )
-from dualnumpy.sparsity.patterns import Index, Pattern
+from dualnumpy.rules.products import einsum_spec, tensordot_axes
+from dualnumpy.sparsity.patterns import Index, Pattern, unique_keys
 
 #: A linear map is applied to at most this many basis entries (directions x outputs)
 #: to find its structure; beyond it the output depends on every input given (dense).
@@ -68,6 +77,9 @@ DENSE_LIMIT = 1 << 28
 #: Entry numbers of a gather's inputs start here, far from any constant a function
 #: might insert (pad values, inserted zeros), which then reach no input.
 _ID_BASE = 1 << 40
+#: Packed ``row << 32 | col`` keys, as in patterns.py.
+_SHIFT = np.int64(32)
+_LOW = np.int64((1 << 32) - 1)
 
 
 class Trace:
@@ -351,6 +363,12 @@ def _dense(sources: list[Traced], shape: tuple[int, ...], trace: Trace, what: st
     return Pattern.every_row(columns, _size(shape), trace.n)
 
 
+def _all_columns(sources: list[Traced], trace: Trace) -> Pattern:
+    """One row: every input any of ``sources`` depends on."""
+    return Pattern.union([Pattern(np.array([0, len(c)], np.int64), c, trace.n)
+                          for c in (s.deps.columns() for s in sources)])
+
+
 def _couple_all(sources: list[Pattern], trace: Trace) -> None:
     """Second derivatives may couple any two of the inputs of each output entry."""
     if trace.pairs is None:
@@ -418,6 +436,11 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
         return uf(np.reshape(a, np.shape(_plain(a)) + (1,) * np.ndim(_plain(b))), b, **kwargs)
     if method == "at":
         raise TypeError(f"{name} updates its first argument in place; build a new array instead")
+    if method == "__call__" and not isinstance(rule, NonDiff):
+        for key in ("axes", "axis", "keepdims"):  # as the Duals refuse them
+            if key in kwargs and _has(inputs, Traced):
+                raise TypeError(f"{name}({key}=...) is not supported with derivatives: move the axes "
+                                f"with np.moveaxis first")
     values = [_plain(x) for x in inputs]
     ans = getattr(uf, method)(*values, **kwargs)
     traced = [i for i, x in enumerate(inputs) if isinstance(x, Traced)]
@@ -433,6 +456,8 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
         first = ans[0] if isinstance(ans, tuple) else ans
         shape = np.shape(first)
         parts = {i: broadcast(inputs[i], shape) for i in traced}
+        if uf is np.multiply and uf.nin == 2:
+            parts = {i: _times_structure(part, inputs[1 - i], shape) for i, part in parts.items()}
         if trace.pairs is not None:
             for i, j in _ufunc_pairs(uf, uf.nin):
                 if i in parts and j in parts:
@@ -463,6 +488,18 @@ def trace_ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict
     if trace.pairs is not None and uf not in _LINEAR_UFUNCS:
         trace.couple(deps, deps)
     return _wrap(ans, deps, trace)
+
+
+def _times_structure(part: Pattern, other: Any, shape: tuple[int, ...]) -> Pattern:
+    """``x * c``: the partial in x is c, so an entry where c is a constant zero (a plain
+    zero, or a traced entry that depends on nothing and is zero) depends on nothing."""
+    mask = _structure_mask(other)
+    if mask is None:
+        return part
+    mask = np.broadcast_to(mask, shape)
+    if bool(mask.all()):
+        return part
+    return part.gather(np.where(mask.ravel(), np.arange(_size(shape), dtype=np.int64), -1))
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -584,6 +621,8 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
         return ans if func in _STRUCTURAL else constant(ans, trace)
     if isinstance(rule, PiecewiseConstant):
         return constant(call(func, values), trace)
+    if func is np.interp and not trace.local and isinstance(bound.get("x"), Traced):
+        return _interp_call(bound, values, call(func, values), trace, name)
     if isinstance(rule, Composite):
         if rule.own_value:
             return call(rule.compose, bound)
@@ -599,6 +638,11 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
     sources = [bound[a] for a in rule.args if a in bound and _has(bound[a], Traced)]
     if not sources:
         return constant(ans, trace)
+    structured = _STRUCTURED_CALLS.get(func)
+    if structured is not None:
+        result = structured(rule, bound, values, ans, trace)
+        if result is not None:
+            return result
     dependence = rule.dependence
     if func is np.pad and not _pad_moves_only(values):
         return _pad_call(rule, name, bound, values, ans, trace)
@@ -857,7 +901,11 @@ def _stand_in(x: Any) -> Any:
 
 def _product(func: Any, name: str, rule: Any, bound: Args, names: list[Any], ans: Any,
              values: Args, trace: Trace) -> Any:
-    """A product: linear in each operand, with the others' structure fixed."""
+    """A product: from its terms (a boolean sparse product) where a contraction describes
+    it, else linear in each operand with the others' structure fixed (the basis method)."""
+    structured = _structural_product(func, bound, names, ans, values, trace)
+    if structured is not None:
+        return structured
     operands = [bound.get(a) for a in names]
     stand_ins = [_stand_in(x) if x is not None else None for x in operands]
     out_shape = np.shape(ans)
@@ -885,3 +933,555 @@ def _product(func: Any, name: str, rule: Any, bound: Args, names: list[Any], ans
             for b in unions[i + 1:]:
                 trace.couple(a, b)
     return _wrap(ans, Pattern.union(parts), trace)
+
+
+# ---------------------------------------------------------------- products as boolean sparse products
+#
+# A product (matmul, dot, einsum, kron, convolve, ...) is a sum of terms, one per point of
+# its iteration space, each multiplying one entry of every operand. Its structure is read
+# from the terms whose constant factors are structurally nonzero: they are enumerated as
+# whole arrays (the nonzeros of each operand, joined on the labels they share, as a
+# database join by sort and search), never by applying the product to a basis.
+
+#: At most this many terms are enumerated; beyond it the basis method (and then dense).
+TERM_LIMIT = 1 << 25
+#: Label numbers for einsum's broadcast (ellipsis) axes, apart from the letters'.
+_ELLIPSIS_LABEL = 1 << 20
+
+Labels = list[int]
+
+
+class _Rows:
+    """Rows of a relation: one array of label values per label and, per traced operand
+    (by position), the entry of that operand in each row."""
+
+    __slots__ = ("cols", "count", "entries")
+
+    def __init__(self, cols: dict[int, Index], entries: dict[int, Index], count: int) -> None:
+        self.cols, self.entries, self.count = cols, entries, count
+
+
+def _radix_key(cols: list[Index], sizes: list[int], count: int) -> Index | None:
+    """One int64 key per row (of ``count``) from several label values (mixed radix);
+    None on overflow."""
+    if math.prod(sizes) >= 1 << 62:
+        return None
+    key = np.zeros(count, dtype=np.int64)
+    for c, s in zip(cols, sizes, strict=True):
+        key = key * np.int64(s) + c
+    return key
+
+
+def _operand_rows(shape: tuple[int, ...], labels: Labels, sizes: dict[int, int],
+                  mask: Any, position: int | None) -> _Rows:
+    """The entries of one operand that may be nonzero (``mask`` None: all of them), with
+    their label values; a repeated label keeps the diagonal, an axis of length 1 that
+    broadcasts against a longer one binds no label."""
+    flat = np.arange(_size(shape), dtype=np.int64) if mask is None else \
+        np.flatnonzero(np.asarray(mask)).astype(np.int64)
+    coords = np.unravel_index(flat, shape) if shape else ()
+    cols: dict[int, Index] = {}
+    keep: Any = None
+    for axis, label in enumerate(labels):
+        if shape[axis] == 1 and sizes[label] != 1:
+            continue
+        c = coords[axis].astype(np.int64)
+        if label in cols:
+            same = cols[label] == c
+            keep = same if keep is None else keep & same
+        else:
+            cols[label] = c
+    if keep is not None:
+        flat = flat[keep]
+        cols = {label: c[keep] for label, c in cols.items()}
+    entries = {position: flat} if position is not None else {}
+    return _Rows(cols, entries, len(flat))
+
+
+def _project(rows: _Rows, kept: set[int], sizes: dict[int, int]) -> _Rows | None:
+    """A constant operand's rows on the labels that matter elsewhere, without repeats."""
+    labels = [label for label in rows.cols if label in kept]
+    if not labels:
+        return _Rows({}, {}, min(rows.count, 1))
+    key = _radix_key([rows.cols[label] for label in labels], [sizes[label] for label in labels], rows.count)
+    if key is None:
+        return None
+    unique = unique_keys(key)
+    values = np.unravel_index(unique, tuple(sizes[label] for label in labels))
+    return _Rows({label: v.astype(np.int64) for label, v in zip(labels, values, strict=True)}, {},
+                 len(unique))
+
+
+def _join_counts(frontier: _Rows, other: _Rows, sizes: dict[int, int]) -> tuple[Index, Index, Index] | None:
+    """For each frontier row, how many rows of ``other`` agree with it on the shared labels,
+    where they start in ``order`` (other's rows sorted by those labels), and ``order``."""
+    shared = [label for label in other.cols if label in frontier.cols]
+    if not shared:
+        counts = np.full(frontier.count, other.count, dtype=np.int64)
+        return counts, np.zeros(frontier.count, dtype=np.int64), np.arange(other.count, dtype=np.int64)
+    radix = [sizes[label] for label in shared]
+    mine = _radix_key([frontier.cols[label] for label in shared], radix, frontier.count)
+    theirs = _radix_key([other.cols[label] for label in shared], radix, other.count)
+    if mine is None or theirs is None:
+        return None
+    order = np.argsort(theirs, kind="stable")
+    sorted_keys = theirs[order]
+    left = np.searchsorted(sorted_keys, mine, side="left")
+    right = np.searchsorted(sorted_keys, mine, side="right")
+    return (right - left).astype(np.int64), left.astype(np.int64), order
+
+
+def _join(frontier: _Rows, other: _Rows, counts: Index, left: Index, order: Index) -> _Rows:
+    total = int(counts.sum())
+    mine = np.repeat(np.arange(frontier.count, dtype=np.int64), counts)
+    starts = np.zeros(frontier.count + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    theirs = order[np.arange(total, dtype=np.int64) - starts[:-1][mine] + left[mine]]
+    cols = {label: c[mine] for label, c in frontier.cols.items()}
+    cols.update({label: c[theirs] for label, c in other.cols.items() if label not in cols})
+    entries = {p: e[mine] for p, e in frontier.entries.items()}
+    entries.update({p: e[theirs] for p, e in other.entries.items()})
+    return _Rows(cols, entries, total)
+
+
+def contraction_terms(shapes: list[tuple[int, ...]], labels: list[Labels], out_labels: Labels,
+                      masks: list[Any], traced: list[bool]) -> tuple[Index, dict[int, Index], int] | None:
+    """The terms of a contraction (einsum notation by label numbers): for each term whose
+    constant factors are nonzero (``masks[i]``: where operand i may be nonzero, None for
+    everywhere), the output entry and, for each traced operand, its entry. Returns
+    ``(out_entries, {operand: entries}, out_size)``, or None above ``TERM_LIMIT`` terms."""
+    sizes: dict[int, int] = {}
+    for shape, ls in zip(shapes, labels, strict=True):
+        if len(shape) != len(ls):
+            return None
+        for s, label in zip(shape, ls, strict=True):  # a length of 1 broadcasts
+            prior = sizes.get(label)
+            if prior is None or prior == 1:
+                sizes[label] = s
+            elif s not in (1, prior):
+                return None
+    if any(label not in sizes for label in out_labels):
+        return None
+    out_size = math.prod(sizes[label] for label in out_labels)
+    relations: list[_Rows] = []
+    for i, (shape, ls) in enumerate(zip(shapes, labels, strict=True)):
+        rows = _operand_rows(shape, ls, sizes, masks[i], i if traced[i] else None)
+        if not traced[i]:  # a constant matters only through the labels it shares
+            elsewhere = set(out_labels).union(*(set(o) for j, o in enumerate(labels) if j != i))
+            projected = _project(rows, elsewhere, sizes)
+            if projected is None:
+                return None
+            rows = projected
+            if rows.count == 1 and not rows.cols:  # nonzero somewhere, no constraint
+                continue
+        relations.append(rows)
+    empty = (np.zeros(0, np.int64), {i: np.zeros(0, np.int64) for i in range(len(shapes)) if traced[i]},
+             out_size)
+    if any(r.count == 0 for r in relations):
+        return empty
+    if not relations:
+        return None
+    relations.sort(key=lambda r: r.count)
+    # two relations give the same terms in either order: start from the larger traced one,
+    # whose entries (in C order) then usually leave the output's rows sorted already
+    first = len(relations) - 1 if len(relations) == 2 and relations[-1].entries else 0
+    frontier = relations.pop(first)
+    while relations:
+        best: Any = None
+        for j, other in enumerate(relations):
+            found = _join_counts(frontier, other, sizes)
+            if found is None:
+                return None
+            total = int(found[0].sum())
+            if best is None or total < best[0]:
+                best = (total, j, found)
+        total, j, (counts, left, order) = best
+        if total > TERM_LIMIT:
+            return None
+        frontier = _join(frontier, relations.pop(j), counts, left, order)
+    if frontier.count == 0:
+        return empty
+    missing = [label for label in out_labels if label not in frontier.cols]
+    if missing:
+        return None
+    out = _radix_key([frontier.cols[label] for label in out_labels], [sizes[label] for label in out_labels],
+                     frontier.count)
+    if out is None:
+        return None
+    return out, frontier.entries, out_size
+
+
+def _structure_mask(x: Any) -> Any:
+    """Where an operand may be nonzero (None: everywhere): a traced entry wherever it depends
+    on an input or its value (a constant one, the same at every point) is nonzero; a
+    value-dependent one everywhere; a constant where ``!= 0``."""
+    if isinstance(x, Traced):
+        lengths = x.deps.row_lengths()
+        if bool(np.all(lengths > 0)):
+            return None
+        return (lengths > 0).reshape(x.shape) | (np.asarray(x._value) != 0)
+    if isinstance(x, Dependent):
+        return None
+    plain = np.asarray(x)
+    if plain.dtype.kind not in "biufc":
+        return None
+    return plain != 0
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    if isinstance(x, (Traced, Dependent)):
+        return x.shape
+    return np.shape(x)
+
+
+def terms_pattern(out: Index, entries: dict[int, Index], operands: dict[int, Traced], out_size: int,
+                  trace: Trace) -> Pattern:
+    """The pattern of a product from its terms: each output entry depends on the traced
+    entries of its terms; a term of two traced operands couples their rows (Hessian)."""
+    parts = []
+    direct = []  # keys of the operands with one input an entry (the input itself, a gather of it)
+    for p, x in operands.items():
+        deps: Pattern = x.deps
+        if deps.nnz == deps.m and bool(np.all(deps.indptr == np.arange(deps.m + 1))):
+            direct.append((out << _SHIFT) | deps.indices[entries[p]])
+        else:
+            parts.append(deps.compose(Pattern.from_keys((out << _SHIFT) | entries[p], out_size, x.size)))
+    if direct:  # one sort for all of them
+        parts.append(Pattern.from_keys(np.concatenate(direct) if len(direct) > 1 else direct[0],
+                                       out_size, trace.n))
+    if trace.pairs is not None:
+        positions = sorted(operands)
+        for i, p in enumerate(positions):
+            for q in positions[i + 1:]:
+                pairs = unique_keys((entries[p] << _SHIFT) | entries[q])
+                trace.couple(operands[p].deps.gather(pairs >> _SHIFT), operands[q].deps.gather(pairs & _LOW))
+    return Pattern.union(parts) if parts else Pattern.empty(out_size, trace.n)
+
+
+
+def _gufunc_labels(func: Any, sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[list[Labels], Labels] | None:
+    """matmul, vecdot, matvec, vecmat: core labels, loop axes broadcast from the right."""
+    i, j, k = -1, -2, -3
+    if func is np.matmul:
+        if not sa or not sb:
+            return None
+        core_a = [j] if len(sa) == 1 else [i, j]
+        core_b = [j] if len(sb) == 1 else [j, k]
+        core_out = ([] if len(sa) == 1 else [i]) + ([] if len(sb) == 1 else [k])
+    elif func is getattr(np, "vecdot", None):
+        core_a, core_b, core_out = [j], [j], []
+    elif func is getattr(np, "matvec", None):
+        core_a, core_b, core_out = [i, j], [j], [i]
+    elif func is getattr(np, "vecmat", None):
+        core_a, core_b, core_out = [j], [j, k], [k]
+    else:
+        return None
+    loop_a, loop_b = len(sa) - len(core_a), len(sb) - len(core_b)
+    if loop_a < 0 or loop_b < 0:
+        return None
+    loop = list(range(max(loop_a, loop_b)))
+    return [loop[len(loop) - loop_a:] + core_a, loop[len(loop) - loop_b:] + core_b], loop + core_out
+
+
+def _function_labels(func: Any, shapes: list[tuple[int, ...]], values: Args
+                     ) -> tuple[list[tuple[int, ...]], list[Labels], Labels] | None:
+    """The contraction a product function computes, by label numbers: (operand shapes,
+    their labels, the output's labels)."""
+    sa, sb = shapes
+    na, nb = len(sa), len(sb)
+    a = list(range(na))
+    b = list(range(100, 100 + nb))
+    if func in (np.dot, np.inner, np.kron) and (na == 0 or nb == 0):
+        if func is np.kron:  # NumPy pads the scalar to the other's rank
+            return [sa, sb], [a, b], b if na == 0 else a
+        return [sa, sb], [a, b], a + b
+    if func is np.dot:
+        if nb == 1:
+            return [sa, sb], [a, [a[-1]]], a[:-1]
+        b[-2] = a[-1]
+        return [sa, sb], [a, b], a[:-1] + b[:-2] + b[-1:]
+    if func is np.inner:
+        b[-1] = a[-1]
+        return [sa, sb], [a, b], a[:-1] + b[:-1]
+    if func is np.outer:
+        return [(_size(sa),), (_size(sb),)], [[0], [1]], [0, 1]
+    if func is np.vdot:
+        return [(_size(sa),), (_size(sb),)], [[0], [0]], []
+    if func is np.tensordot:
+        axes_a, axes_b = tensordot_axes(values.get("axes", 2), na, nb)
+        for x, y in zip(axes_a, axes_b, strict=True):
+            b[y] = a[x]
+        return [sa, sb], [a, b], [a[x] for x in range(na) if x not in axes_a] + \
+            [b[y] for y in range(nb) if y not in axes_b]
+    if func is np.kron:
+        nd = max(na, nb)
+        pa, pb = (1,) * (nd - na) + sa, (1,) * (nd - nb) + sb
+        la, lb = [2 * d for d in range(nd)], [2 * d + 1 for d in range(nd)]
+        return [pa, pb], [la, lb], list(range(2 * nd))
+    return None
+
+
+def _einsum_labels(operands: list[Any]) -> tuple[list[Any], list[Labels], Labels] | None:
+    """einsum's subscripts as label numbers, its broadcast axes expanded."""
+    inputs, output, arrays = einsum_spec(operands)
+    if len(inputs) != len(arrays):
+        return None
+    labels: list[Labels] = []
+    widths = []
+    for spec, x in zip(inputs, arrays, strict=True):
+        letters = spec.replace("...", "")
+        widths.append(len(_shape(x)) - len(letters) if "..." in spec else 0)
+    width = max(widths, default=0)
+
+    def expand(spec: str, count: int) -> Labels:
+        head, dots, tail = spec.partition("...")
+        middle = [_ELLIPSIS_LABEL + width - count + t for t in range(count)] if dots else []
+        return [ord(c) for c in head] + middle + [ord(c) for c in tail]
+
+    for spec, count in zip(inputs, widths, strict=True):
+        labels.append(expand(spec, count))
+    return arrays, labels, expand(output, width)
+
+
+def _contract(ans: Any, operands: list[Any], shapes: list[tuple[int, ...]], labels: list[Labels],
+              out_labels: Labels, trace: Trace) -> Any:
+    """The traced result of a contraction from its terms, or None to fall back."""
+    if isinstance(ans, (tuple, list)):
+        return None
+    traced = [isinstance(x, Traced) for x in operands]
+    found = contraction_terms(shapes, labels, out_labels, [_structure_mask(x) for x in operands], traced)
+    if found is None:
+        return None
+    out, entries, out_size = found
+    if out_size != int(np.size(ans)):
+        return None
+    deps = terms_pattern(out, entries, {p: x for p, x in enumerate(operands) if isinstance(x, Traced)},
+                         out_size, trace)
+    return _wrap(ans, deps, trace)
+
+
+def _structural_product(func: Any, bound: Args, names: list[Any], ans: Any, values: Args,
+                        trace: Trace) -> Any:
+    """A product's pattern from its terms, or None when no contraction describes it."""
+    operands = [bound.get(a) for a in names]
+    if len(operands) != 2 or any(x is None for x in operands):
+        return None
+    shapes = [_shape(x) for x in operands]
+    if isinstance(func, np.ufunc):
+        spec = _gufunc_labels(func, shapes[0], shapes[1])
+        if spec is None:
+            return None
+        return _contract(ans, operands, shapes, spec[0], spec[1], trace)
+    if func in (np.convolve, np.correlate):
+        return _convolution(func, operands, values, ans, trace)
+    if func is np.cross:
+        return _cross(operands, shapes, values, ans, trace)
+    found = _function_labels(func, shapes, values)
+    if found is None:
+        return None
+    return _contract(ans, operands, found[0], found[1], found[2], trace)
+
+
+def _levi_civita(na: int, nb: int) -> Any:
+    """The cross product's constant, (3, na, nb), or (na, nb) for two 2-vectors (a scalar)."""
+    eps = np.zeros((3, 3, 3))
+    for c, i, j in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        eps[c, i, j], eps[c, j, i] = 1.0, -1.0
+    eps = eps[:, :na, :nb]
+    return eps[2] if na == nb == 2 else eps
+
+
+def _cross(operands: list[Any], shapes: list[tuple[int, ...]], values: Args, ans: Any, trace: Trace) -> Any:
+    """np.cross as the contraction ``out[..., c] = eps[c, i, j] a[..., i] b[..., j]``."""
+    sa, sb = shapes
+    if not sa or not sb:
+        return None
+    axis = values.get("axis")
+    axisa, axisb, axisc = (axis, axis, axis) if axis is not None else \
+        (values.get("axisa", -1), values.get("axisb", -1), values.get("axisc", -1))
+    axisa, axisb = int(axisa) % len(sa), int(axisb) % len(sb)
+    na, nb = sa[axisa], sb[axisb]
+    if na not in (2, 3) or nb not in (2, 3):
+        return None
+    vector_a, vector_b, component = -10, -11, -12
+    loop = list(range(max(len(sa), len(sb)) - 1))
+    la, lb = loop[len(loop) - len(sa) + 1:], loop[len(loop) - len(sb) + 1:]
+    la.insert(axisa, vector_a)
+    lb.insert(axisb, vector_b)
+    eps = _levi_civita(na, nb)
+    if eps.ndim == 2:
+        le, out = [vector_a, vector_b], loop
+    else:
+        le, out = [component, vector_a, vector_b], list(loop)
+        out.insert(int(axisc) % (len(loop) + 1), component)
+    return _contract(ans, [*operands, eps], [sa, sb, eps.shape], [la, lb, le], out, trace)
+
+
+def _einsum_call(bound: Args, ans: Any, trace: Trace) -> Any:
+    spec = _einsum_labels(list(bound["operands"]))
+    if spec is None:
+        return None
+    arrays, labels, out_labels = spec
+    return _contract(ans, arrays, [_shape(x) for x in arrays], labels, out_labels, trace)
+
+
+def _convolution(func: Any, operands: list[Any], values: Args, ans: Any, trace: Trace) -> Any:
+    """convolve: full[k] = sum a[i] v[k - i]; correlate: full[k] = sum a[i] v[n - 1 - k + i];
+    both shifted by the mode (full, same, valid) as NumPy does. The terms are enumerated
+    output by output over the nonzeros of the shorter side (the kernel), in the order that
+    keeps the other side's entries increasing: the rows come out sorted."""
+    a, v = operands
+    if len(_shape(a)) > 1 or len(_shape(v)) > 1:
+        return None
+    m, n = _size(_shape(a)), _size(_shape(v))
+    mode = values.get("mode", "full" if func is np.convolve else "valid")
+    short = min(m, n)
+    offset = {"full": 0, "valid": short - 1,
+              "same": (short - (1 if func is np.convolve or m >= n else 0)) // 2}.get(str(mode))
+    if offset is None:
+        return None
+    masks = [_structure_mask(x) for x in operands]
+    nonzeros = [np.arange(size, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
+                for size, mask in zip((m, n), masks, strict=True)]
+    out_size = int(np.size(ans))
+    kernel = 1 if len(nonzeros[1]) <= len(nonzeros[0]) else 0
+    if out_size * len(nonzeros[kernel]) > TERM_LIMIT:
+        return None
+    convolve = func is np.convolve
+    # the long side's index as a function of (k, kernel index), increasing in the order used
+    if kernel == 1:
+        ks = nonzeros[1][::-1] if convolve else nonzeros[1]
+    else:
+        ks = nonzeros[0][::-1] if convolve else nonzeros[0]
+    k = np.repeat(np.arange(out_size, dtype=np.int64), len(ks))
+    inner = np.tile(ks, out_size)
+    full = k + offset
+    if kernel == 1:
+        j = inner
+        i = full - j if convolve else full - (n - 1) + j
+        long, length, long_mask = i, m, masks[0]
+    else:
+        i = inner
+        j = full - i if convolve else i + (n - 1) - full
+        long, length, long_mask = j, n, masks[1]
+    keep = (long >= 0) & (long < length)
+    if long_mask is not None:
+        keep &= np.asarray(long_mask)[np.clip(long, 0, max(length - 1, 0))]
+    entries = {0: i[keep], 1: j[keep]}
+    traced = {p: x for p, x in enumerate(operands) if isinstance(x, Traced)}
+    deps = terms_pattern(k[keep], {p: entries[p] for p in traced}, traced, out_size, trace)
+    return _wrap(ans, deps, trace)
+
+
+# ---------------------------------------------------------------- banded linear maps
+
+
+def banded_structure(apply: Callable[[Any], Any], shape: tuple[int, ...], axis: int, halfwidth: int,
+                     out_shape: tuple[int, ...]) -> Pattern:
+    """The exact structure of a linear map that acts along ``axis`` (output position p
+    depends on input positions p - halfwidth .. p + halfwidth of the same fiber, out_shape
+    equal to shape), from ``2 * halfwidth + 1`` probes: probe c is one at the positions
+    congruent to c, so every output meets at most one input of each probe. The rows come
+    out sorted (one column of a table per offset), with no sort."""
+    width = 2 * halfwidth + 1
+    length = shape[axis]
+    positions = np.arange(length, dtype=np.int64)
+    colors = np.arange(width, dtype=np.int64).reshape((width,) + (1,) * len(shape))
+    along = positions.reshape((1,) * (axis + 1) + (-1,) + (1,) * (len(shape) - axis - 1))
+    probes = np.broadcast_to(along % width == colors, (width, *shape)).astype(np.float64)
+    image = np.asarray(apply(probes)).reshape(width, _size(out_shape)) != 0
+    size = _size(out_shape)
+    stride = _size(shape[axis + 1:])
+    p = np.broadcast_to(along[0], shape).ravel()  # each entry's position along the axis
+    entries = np.arange(size, dtype=np.int64)
+    table = np.zeros((size, width), dtype=bool)
+    for column, offset in enumerate(range(-halfwidth, halfwidth + 1)):
+        q = p + offset
+        inside = (q >= 0) & (q < length)
+        table[:, column] = inside & image[q % width, entries]
+    offsets = np.arange(-halfwidth, halfwidth + 1, dtype=np.int64) * stride
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(table.sum(axis=1), out=indptr[1:])
+    sources = (entries[:, None] + offsets[None, :])[table]
+    return Pattern(indptr, sources.astype(np.int64), _size(shape))
+
+
+def _gradient_call(rule: Any, bound: Args, values: Args, ans: Any, trace: Trace) -> Any:
+    """np.gradient: along each axis, central differences inside and one-sided ones (two or
+    three entries) at the ends; each output is read from five probes."""
+    f = bound.get("f")
+    spacing = bound.get("varargs", ())
+    if not isinstance(f, Traced) or _has(spacing, Traced) or _has(spacing, Dependent) or f.ndim == 0:
+        return None
+    ndim = f.ndim
+    axis = values.get("axis")
+    axes = list(range(ndim)) if axis is None else [int(a) % ndim for a in
+                                                      (axis if isinstance(axis, (tuple, list)) else [axis])]
+    outs = list(ans) if isinstance(ans, (tuple, list)) else [ans]
+    if len(outs) != len(axes):
+        return None
+    spacing = tuple(values.get("varargs", ()))  # one for every axis, or one per axis
+    if len(spacing) not in (0, 1, len(axes)):
+        return None
+    params = {key: value for key, value in values.items() if key not in ("f", "varargs")}
+    results = []
+    for index, (ax, out) in enumerate(zip(axes, outs, strict=True)):
+        # one axis at a time, with its own spacing
+        primals = {"f": values["f"], "varargs": spacing[index:index + 1] if len(spacing) > 1 else spacing}
+        one_axis = {**params, "axis": ax}
+
+        def apply(probes: Any, primals: Args = primals, one_axis: Args = one_axis) -> Any:
+            return rule.jvp(out, primals, {"f": probes, "varargs": None}, one_axis)
+
+        structure = banded_structure(apply, f.shape, ax, 2, np.shape(out))
+        results.append(_wrap(out, f.deps.compose(structure), trace))
+    return type(ans)(results) if isinstance(ans, (tuple, list)) else results[0]
+
+
+def _interp_call(bound: Args, values: Args, ans: Any, trace: Trace, name: str) -> Any:
+    """np.interp at traced points, globally: each output depends on its own point, and on
+    every traced breakpoint, value and bound (which interval applies depends on the point)."""
+    x = bound["x"]
+    shape = np.shape(ans)
+    parts = [broadcast(x, shape)]
+    others = [bound[key] for key in ("xp", "fp", "left", "right") if isinstance(bound.get(key), Traced)]
+    if others:
+        parts.append(_dense(others, shape, trace, name))
+        coupled = [o for o in (bound.get("xp"), bound.get("fp")) if isinstance(o, Traced)]
+        if trace.pairs is not None and coupled:
+            # linear in fp and piecewise linear in x, but x meets the interval's breakpoints
+            # and values, and the breakpoints meet everything
+            inputs = _all_columns([x], trace)
+            interval = _all_columns(coupled, trace)
+            trace.couple(inputs, interval)
+            if isinstance(bound.get("xp"), Traced):
+                trace.couple(interval, interval)
+    return _wrap(ans, Pattern.union(parts), trace)
+
+
+def _trace_call(rule: Any, bound: Args, values: Args, ans: Any, trace: Trace) -> Any:
+    """np.trace, np.linalg.trace: each output entry unites its diagonal (no basis)."""
+    name = "a" if "a" in bound else "x"
+    x = bound.get(name)
+    if not isinstance(x, Traced):
+        return None
+    if name == "a":
+        axes = (values.get("offset", 0), values.get("axis1", 0), values.get("axis2", 1))
+    else:
+        axes = (values.get("offset", 0), -2, -1)
+    diagonal = np.diagonal(_entry_numbers(x.shape), *axes)  # the other axes, then the diagonal
+    length = diagonal.shape[-1] if diagonal.ndim else 1
+    out_size = int(np.size(ans))
+    if diagonal.size != out_size * length:
+        return None
+    owners = np.repeat(np.arange(out_size, dtype=np.int64), length)
+    return _wrap(ans, x.deps.gather(diagonal.ravel()).group(owners, out_size), trace)
+
+
+#: Functions read from their structure (einsum's terms, gradient's band) before their kind.
+_STRUCTURED_CALLS: dict[Any, Callable[[Any, Args, Args, Any, Trace], Any]] = {
+    np.einsum: lambda rule, bound, values, ans, trace: _einsum_call(bound, ans, trace),
+    np.gradient: _gradient_call,
+    np.trace: _trace_call,
+    np.linalg.trace: _trace_call,
+}
