@@ -25,6 +25,13 @@ from dualnumpy.rules.kinds import is_number
 from dualnumpy.transforms.api import chunk_budget
 
 Fun = Callable[..., Any]
+#: Given by ``sparsity/separable.py`` (which sits above this layer): ``H v`` of an objective
+#: ``np.sum(F(x))`` from its terms' colored Jacobian, or None when ``f`` is not of that form.
+_by_terms: list[Callable[[Fun, Any, Any, bool], Any]] = []
+
+
+def use_separable(hvp_by_terms: Callable[[Fun, Any, Any, bool], Any]) -> None:
+    _by_terms[:] = [hvp_by_terms]
 
 def default_chunk_size(n: int, k: int = 1, itemsize: int = 8) -> int:
     """The basis directions per pass that ``hvp`` uses for ``n`` inputs and ``k`` directions
@@ -87,6 +94,11 @@ def hvp(fun: Fun, x: Any, v: Any, *, chunk_size: int | None = None,
         batched: bool | None = None) -> Any:
     """The Hessian of a scalar ``fun`` at ``x`` times ``v``, without forming the Hessian.
 
+    When ``x`` is one array and ``fun`` returns ``np.sum`` of terms that each read a few
+    of its entries (Rosenbrock, energies on grids: partially separable), ``H v`` comes
+    from one pass with a few colored directions, whatever ``x.size`` is
+    (``dualnumpy.sparsity.separable``; needs SciPy for the coloring). Otherwise:
+
     Forward over forward: ``x`` is perturbed along ``v`` inside the basis directions of
     the gradient, so each pass of ``fun`` over a chunk of basis directions yields those
     entries of ``H v``. The cost is that of :func:`grad` by forward mode (``n / chunk``
@@ -140,6 +152,10 @@ def hvp(fun: Fun, x: Any, v: Any, *, chunk_size: int | None = None,
         raise ValueError(f"hvp: the leaves of v mix single directions and batches, or batches "
                          f"of different sizes ({sorted(ks, key=str)})")
     k = ks.pop() if ks else None
+    if _by_terms and x_def.kind == "leaf" and isinstance(x_leaves[0], np.ndarray) and x_leaves[0].ndim:
+        fast = _by_terms[0](fun, x_leaves[0], pairs[0][0], k is not None)
+        if fast is not None:
+            return fast
     inner = new_tag()
     along_v = [Dual(p, t, tag=inner) for p, (t, _) in zip(x_leaves, pairs, strict=True)]
     sizes = [math.prod(shape_of(p)) for p in x_leaves]
