@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,3 +84,15 @@ def _unflatten(treedef: TreeDef, leaves: Any) -> Any:
 def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
     leaves, treedef = flatten(tree)
     return unflatten(treedef, [fn(x) for x in leaves])
+
+
+def iter_leaves(x: Any) -> Iterator[Any]:
+    """Every item inside nested lists, tuples and dicts (an argument as NumPy reads it)."""
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            yield from iter_leaves(item)
+    elif isinstance(x, dict):
+        for item in x.values():
+            yield from iter_leaves(item)
+    else:
+        yield x

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import numpy as np
@@ -51,6 +51,7 @@ from dualnumpy.core import sums
 from dualnumpy.core.surface import ArraySurface
 from dualnumpy.numpy_facts.movement import MOVES_ELEMENTS
 from dualnumpy.numpy_facts.signatures import IN_PLACE_OPTIONS, Args, bind, call, public_name, ufunc_name
+from dualnumpy.numpy_facts.trees import iter_leaves
 from dualnumpy.rules import registry
 from dualnumpy.rules.kinds import (
     ZERO,
@@ -277,20 +278,9 @@ class Dependent(ArraySurface):
 # ---------------------------------------------------------------- helpers
 
 
-def _walk(x: Any) -> Iterator[Any]:
-    if isinstance(x, (list, tuple)):
-        for item in x:
-            yield from _walk(item)
-    elif isinstance(x, dict):
-        for item in x.values():
-            yield from _walk(item)
-    else:
-        yield x
-
-
 def _find_trace(*trees: Any) -> Trace:
     for tree in trees:
-        for x in _walk(tree):
+        for x in iter_leaves(tree):
             if isinstance(x, (Traced, Dependent)):
                 return x.run
     raise AssertionError("no traced value among the arguments")
@@ -310,7 +300,7 @@ def _plain(x: Any) -> Any:
 
 
 def _has(x: Any, cls: type) -> bool:
-    return any(isinstance(y, cls) for y in _walk(x))
+    return any(isinstance(y, cls) for y in iter_leaves(x))
 
 
 def _plain_index(index: Any) -> Any:
@@ -648,7 +638,7 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
         return _pad_call(rule, name, bound, values, ans, trace)
     if dependence is Dependence.GATHER or func in MOVES_ELEMENTS:
         return _gather_call(func, rule, bound, values, ans, trace)
-    traced = [x for s in sources for x in _walk(s) if isinstance(x, Traced)]
+    traced = [x for s in sources for x in iter_leaves(s) if isinstance(x, Traced)]
     if dependence is Dependence.ELEMENTWISE:
         return _elementwise_call(ans, traced, trace)
     if dependence is Dependence.REDUCTION and len(traced) == 1 and _takes_axis(func):

@@ -39,6 +39,7 @@ import numpy as np
 
 from dualnumpy.core.surface import ArraySurface
 from dualnumpy.core.tangent import shape_of
+from dualnumpy.numpy_facts.trees import iter_leaves
 from dualnumpy.rules.kinds import is_number
 
 # NumPy's stubs cannot know that these arrays dispatch through the array protocols.
@@ -129,13 +130,13 @@ class Op(Node):
                  kwargs: dict[str, Any]) -> None:
         super().__init__(session)
         self.func, self.args, self.kwargs = func, args, kwargs
-        self.refs = [r.node for r in _walk((args, kwargs)) if isinstance(r, Ref)]
+        self.refs = [r.node for r in iter_leaves((args, kwargs)) if isinstance(r, Ref)]
 
     def inputs(self) -> list[Node]:
         return self.refs
 
     def constants(self) -> list[Any]:
-        return [c for c in _walk((self.args, self.kwargs)) if not isinstance(c, Ref)]
+        return [c for c in iter_leaves((self.args, self.kwargs)) if not isinstance(c, Ref)]
 
 
 class Pick(Node):
@@ -149,17 +150,6 @@ class Pick(Node):
 
     def inputs(self) -> list[Node]:
         return [self.src]
-
-
-def _walk(x: Any) -> Iterator[Any]:
-    if isinstance(x, (list, tuple)):
-        for item in x:
-            yield from _walk(item)
-    elif isinstance(x, dict):
-        for item in x.values():
-            yield from _walk(item)
-    else:
-        yield x
 
 
 def _substitute(x: Any, env: dict[int, Any]) -> Any:
@@ -329,7 +319,7 @@ def record(session: Session, func: Callable[..., Any], args: tuple[Any, ...],
     """Call ``func`` on the shadows and record the call; wrap array results."""
     if "out" in kwargs and kwargs["out"] is not None:
         session.fail(f"{getattr(func, '__name__', func)} writes into out=")
-    _check_operands(session, _walk((args, kwargs)), getattr(func, "__name__", "a call"))
+    _check_operands(session, iter_leaves((args, kwargs)), getattr(func, "__name__", "a call"))
     with np.errstate(all="ignore"):
         result = func(*_shadows(args), **_shadows(kwargs))
     if not _holds_arrays(result):
