@@ -644,7 +644,7 @@ def bench_hvp(config: Config, n: int) -> list[Case]:
                     f"predicted {predicted:.0f} s from {probes}, over the {config.cap_s:.0f} s cap: not run; "
                     f"x dualnumpy below is to dn.reverse.grad")
         else:
-            ours = hv.run("dualnumpy", "dn.hvp (forward over forward)",
+            ours = hv.run("dualnumpy", "dn.hvp",
                           lambda: lambda: dn.hvp(rosen_np, x, v), expect=exact_hvp, role="reference",
                           note=f"probes: {probes}" if probes else "")
     else:
