@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -491,6 +492,9 @@ def dense_peers_jacobian(case: Case, n: int, x: np.ndarray, expect: Any) -> None
 def sparse_rows(case: Case, f: Callable[[Any], Any], x: np.ndarray, expect: Any, *,
                 hessian: bool = False) -> None:
     """dualnumpy's detection, its sparse transform first-call and reused, and SciPy's sparse FD."""
+    if importlib.util.find_spec("scipy") is None:  # sparse results are scipy.sparse matrices
+        case.skip("dualnumpy", "sparse rows", "scipy is not installed (pip install 'dualnumpy[sparse]')")
+        return
     detect = dn.hessian_sparsity if hessian else dn.jacobian_sparsity
     name = "sparse_hessian" if hessian else "sparse_jacfwd"
     pattern = case.run("dualnumpy", f"dn.{detect.__name__} (detection only)", lambda: lambda: detect(f, x),
