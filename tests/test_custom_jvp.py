@@ -285,3 +285,37 @@ def test_plain_calls_run_the_function_unchanged() -> None:
     out = sine(d)
     assert isinstance(out, Dual) and CALLS == ["rule"]
     np.testing.assert_array_equal(out.tangent, np.cos(x))
+
+
+def test_a_rule_that_branches_on_the_tangent_is_run_per_direction() -> None:
+    """k directions reach a rule as one carrier whose value is not the tangent's: comparing
+    it is refused inside, and the rule runs once per direction (once wrong numbers)."""
+    calls = []
+
+    @dn.custom_jvp
+    def f(x: Any) -> Any:
+        return np.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals: Any, tangents: Any) -> Any:
+        (x,), (t,) = primals, tangents
+        calls.append(1)
+        if np.all(t == 0):  # a shortcut for a zero tangent
+            return np.sin(x), t
+        return np.sin(x), np.cos(x) * t
+
+    x = np.array([0.5, 1.0, 2.0])
+    np.testing.assert_allclose(dn.jacfwd(f)(x), np.diag(np.cos(x)), rtol=1e-15)
+    assert len(calls) == 1 + 3  # the refused batched call, then one per direction
+
+    @dn.custom_jvp
+    def g(x: Any) -> Any:
+        return x ** 3
+
+    @g.defjvp
+    def g_jvp(primals: Any, tangents: Any) -> Any:
+        (x,), (t,) = primals, tangents
+        return x ** 3, (3 * x ** 2 * t if t.any() else t)
+
+    np.testing.assert_allclose(dn.jacfwd(g)(x), np.diag(3 * x ** 2), rtol=1e-15)
+    np.testing.assert_allclose(dn.hessian(lambda v: np.sum(g(v)))(x), np.diag(6 * x), rtol=1e-14)

@@ -14,7 +14,7 @@ import numpy as np
 
 from dualnumpy.core import indexing, interpreter
 from dualnumpy.core.surface import ArraySurface
-from dualnumpy.core.tags import DEFAULT_TAG
+from dualnumpy.core.tags import DEFAULT_TAG, carrier_tags
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.numpy_facts.sampling import use_like_factory
@@ -159,6 +159,9 @@ class Dual(ArraySurface):
         )
 
     def __bool__(self) -> bool:
+        if self.tag in carrier_tags:
+            raise TypeError("bool() of a tangent inside a custom_jvp rule: the rule runs for k "
+                            "directions at once; dualnumpy runs such a rule once per direction")
         return bool(self.value)
 
     # ------------------------------------------------------------ array-like surface

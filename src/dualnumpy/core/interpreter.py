@@ -19,6 +19,7 @@ import numpy as np
 
 from dualnumpy.core import sums
 from dualnumpy.core.refusals import refuse_out, refuse_where, unsupported
+from dualnumpy.core.tags import carrier_tags
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.core.types import ArrayLike
 from dualnumpy.core.ufunc_methods import METHODS as _UFUNC_METHODS
@@ -186,6 +187,8 @@ def ufunc(uf: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, 
         unsupported(name, rule.fix)
     tag = top_tag(inputs)
     if isinstance(rule, NonDiff):
+        if tag in carrier_tags:
+            _refuse_carrier(name)
         return getattr(uf, method)(*strip(inputs, tag), **kwargs)
     if method == "__call__":
         refuse_where(name, kwargs)
@@ -412,6 +415,8 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
     while isinstance(rule, Switch):
         rule = rule.choose(values)
     if isinstance(rule, NonDiff):
+        if tag in carrier_tags:
+            _refuse_carrier(name)
         return call(func, values)
     if isinstance(rule, Unsupported):
         unsupported(name, rule.fix)
@@ -443,6 +448,12 @@ def apply(rule: Any, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[s
     params = {key: value for key, value in values.items() if key not in primals} if len(values) > len(primals) else {}
     kind: Any = rule
     return wrap_result(ans, kind.jvp(ans, primals, tangents, params), tag, batched)
+
+
+def _refuse_carrier(name: str) -> None:
+    raise TypeError(f"{name} of a tangent inside a custom_jvp rule: the rule runs for k directions "
+                    f"at once, so the tangent's values are not there to compare; dualnumpy runs "
+                    f"such a rule once per direction")
 
 
 def _replace_value(composed: Any, ans: Any, tag: int) -> Any:

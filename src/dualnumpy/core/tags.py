@@ -19,3 +19,9 @@ _counter = itertools.count(DEFAULT_TAG + 1)
 def new_tag() -> int:
     """Return a tag larger than every tag handed out before."""
     return next(_counter)
+
+
+#: Tags whose Duals carry k tangent directions through a ``custom_jvp`` rule written for one
+#: (value zero, the directions as its tangent). Their values are not the tangent's, so a
+#: comparison or a predicate of one is refused, and the rule is run once per direction.
+carrier_tags: set[int] = set()

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dualnumpy.core.dual import Dual
-from dualnumpy.core.tags import new_tag
+from dualnumpy.core.tags import carrier_tags, new_tag
 from dualnumpy.core.tangent import dtype_of, shape_of, tangent_dtype
 from dualnumpy.numpy_facts.trees import TreeDef, flatten, unflatten
 from dualnumpy.rules.kinds import primal
@@ -165,10 +165,14 @@ class custom_jvp:
             return self._wrap(out, t_out, tag, None)
         carrier_tag = new_tag()
         ts = [self._carried_tangents(treedef, seeds, values, carrier_tag) for treedef, seeds, values in tangents]
+        carrier_tags.add(carrier_tag)
         try:
             out, t_out = self._run(nondiff, primals, ts, constant, full_args)
-        except TypeError:  # tangent code NumPy's protocols cannot see; a real error recurs below
+        except TypeError:  # tangent code NumPy's protocols cannot see, or that compares the
+            # tangent's values: once per direction (a real error recurs there)
             return self._per_direction(nondiff, primals, tangents, constant, full_args, tag, k)
+        finally:
+            carrier_tags.discard(carrier_tag)
         return self._wrap(out, t_out, tag, k, carrier_tag)
 
     def _run(self, nondiff: list[Any], primals: list[Any], tangents: list[Any], constant: list[bool],
