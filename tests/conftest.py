@@ -44,3 +44,15 @@ def no_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``import matplotlib`` (and ``matplotlib.pyplot``) fail for the test, as if not installed."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+
+
+def _missing(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is None
+
+
+#: Tests of what the examples plot, and of the reference tools, where those extras are installed
+#: (`.[test]` installs them; CI also runs the core without them).
+needs_matplotlib = pytest.mark.skipif(_missing("matplotlib"), reason="the plot needs matplotlib (pip install -e '.[examples]')")
+needs_autograd = pytest.mark.skipif(_missing("autograd"), reason="the autograd reference needs autograd (pip install -e '.[test]')")

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import needs_autograd
+
 ROOT = Path(__file__).resolve().parents[1]
 
 USER_MODULE = '''
@@ -152,6 +154,7 @@ def test_user_function(user_dir: Path) -> None:
     assert done.stdout.strip().splitlines()[-1].split()[-1] == "agree"
 
 
+@needs_autograd
 def test_user_function_several_arguments_npy_and_json(user_dir: Path) -> None:
     np.save(user_dir / "x.npy", np.array([[0.1, -0.4], [1.2, 0.3]]))
     out = user_dir / "report.json"

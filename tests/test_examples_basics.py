@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import needs_matplotlib
+
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("linear_regression", "derivatives_by_hand", "straight_line_program")
 
@@ -27,6 +29,7 @@ def results(load_example: Callable[[str], ModuleType]) -> dict[str, Any]:
 # ---------------------------------------------------------------- plots and scripts
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("name", NAMES)
 def test_main_saves_a_png(name: str, load_example: Callable[[str], ModuleType]) -> None:
     path = ROOT / "examples" / "output" / f"{name}.png"
@@ -51,6 +54,7 @@ def test_main_runs_without_matplotlib(name: str, load_example: Callable[[str], M
     assert "matplotlib not installed: skipping the plot" in capsys.readouterr().out
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_as_a_script(name: str, run_script: Callable[..., Any], tmp_path: Path) -> None:
     done = run_script(name, cwd=tmp_path)  # from another directory: the plot still goes to examples/output/

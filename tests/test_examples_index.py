@@ -15,6 +15,8 @@ from types import ModuleType
 
 import pytest
 
+from conftest import needs_matplotlib
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 PICTURES = ROOT / "docs" / "images"
@@ -94,6 +96,7 @@ def test_render_pictures_covers_every_plotting_example(load_example: Callable[[s
     assert render_pictures.plotting_examples() == sorted(n for n, s in plotted_names().items() if s)
 
 
+@needs_matplotlib
 def test_render_pictures_writes_a_small_preview(load_example: Callable[[str], ModuleType],
                                                 tmp_path: Path) -> None:
     render_pictures = load_example("render_pictures")
@@ -107,6 +110,7 @@ def test_render_pictures_writes_a_small_preview(load_example: Callable[[str], Mo
     assert 1000 < len(data) < MAX_PICTURE_BYTES
 
 
+@needs_matplotlib
 def test_saving_to_redirects_only_inside_the_block(load_example: Callable[[str], ModuleType],
                                                    tmp_path: Path) -> None:
     import _plotting

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import needs_matplotlib
+
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("single_layer", "digits_classifier", "rnn_sin_cos")
 
@@ -40,6 +42,7 @@ def _need(name: str, results: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- plots and scripts
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("name", NAMES)
 def test_main_saves_a_png(name: str, results: dict[str, Any]) -> None:
     _need(name, results)
@@ -63,6 +66,7 @@ def test_main_runs_without_matplotlib(name: str, results: dict[str, Any],
     assert result[key] == results[name][key]
 
 
+@needs_matplotlib
 def test_single_layer_runs_as_a_script(run_script: Callable[..., Any], tmp_path: Path) -> None:
     done = run_script("single_layer", cwd=tmp_path)
     assert "least-squares minimum" in done.stdout

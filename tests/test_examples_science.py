@@ -20,12 +20,14 @@ import numpy as np
 import pytest
 
 import dualnumpy as dn
+from conftest import needs_matplotlib
 
 OUTPUT = Path(__file__).resolve().parents[1] / "examples" / "output"
 
 
 # ---------------------------------------------------------------- Newton on the Bratu problem
 
+@needs_matplotlib
 def test_newton_bratu_converges_quadratically_to_the_closed_form(
         load_example: Callable[[str], ModuleType], capsys: pytest.CaptureFixture[str]) -> None:
     module = load_example("newton_bratu")
@@ -79,6 +81,7 @@ def test_newton_bratu_error_is_second_order_in_h(load_example: Callable[[str], M
 
 # ---------------------------------------------------------------- ODE sensitivities
 
+@needs_matplotlib
 def test_ode_sensitivities_agree_with_finite_differences_and_the_closed_form(
         load_example: Callable[[str], ModuleType]) -> None:
     module = load_example("sensitivity_ode")
@@ -113,6 +116,7 @@ def test_examples_run_without_matplotlib(load_example: Callable[[str], ModuleTyp
     assert capsys.readouterr().out.count("matplotlib not installed: skipping the plot") == 2
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("name", ["newton_bratu", "sensitivity_ode"])
 def test_example_runs_as_a_script(name: str, run_script: Callable[..., Any], tmp_path: Path) -> None:
     done = run_script(name, cwd=tmp_path)

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dualnumpy as dn
+from conftest import needs_autograd
 from dualnumpy import Dual, testing
 from dualnumpy.rules import Elementwise, domain
 from dualnumpy.rules.ufuncs import UFUNC_RULES
@@ -229,6 +230,7 @@ def test_the_real_reverse_reference() -> None:
 # ---------------------------------------------------------------- external references
 
 
+@needs_autograd
 def test_autograd_reference_agrees() -> None:
     f = lambda x: np.tanh(x) * np.sum(x ** 2)
     report = testing.compare(f, X, against=("autograd",))
@@ -237,6 +239,7 @@ def test_autograd_reference_agrees() -> None:
     assert ag.max_rel_diff is not None and ag.max_rel_diff < 1e-12
 
 
+@needs_autograd
 def test_explicit_reference_functions() -> None:
     import autograd.numpy as anp
 
