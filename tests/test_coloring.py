@@ -16,6 +16,7 @@ pytest.importorskip("scipy", reason="coloring returns scipy.sparse matrices (dua
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from problems import bratu, rosenbrock
 
 from dualnumpy.sparsity import coloring as coloring_module
 from dualnumpy.sparsity import hessian_sparsity, jacobian_sparsity
@@ -34,14 +35,8 @@ from dualnumpy.sparsity.patterns import Pattern
 # ---------------------------------------------------------------- the problems of the issue
 
 
-def bratu(x: Any) -> Any:
-    h = 1.0 / (x.size + 1)
-    xp = np.pad(x, 1)
-    return xp[:-2] - 2 * x + xp[2:] + h * h * np.exp(x)
 
 
-def rosenbrock(x: Any) -> Any:
-    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
 
 
 def laplacian_periodic(a: Any) -> Any:

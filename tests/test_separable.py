@@ -12,14 +12,15 @@ import dualnumpy as dn
 
 pytest.importorskip("scipy", reason="coloring needs scipy (dualnumpy[sparse])")
 
+
+from problems import rosenbrock
+
 from dualnumpy.core import sums
 from dualnumpy.sparsity.separable import SeparableHessian, analyse, gradient_and_hvp
 
 rng = np.random.default_rng(7)
 
 
-def rosenbrock(x: Any) -> Any:
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
 def chained(x: Any) -> Any:  # terms of three variables, and a method call for the sum

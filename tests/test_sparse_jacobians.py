@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("scipy", reason="sparse Jacobians are scipy.sparse matrices (dualnumpy[sparse])")
 
 import scipy.sparse as sp
+from problems import bratu, rosenbrock
 
 import dualnumpy as dn
 from dualnumpy.sparsity import (
@@ -30,10 +31,6 @@ from dualnumpy.sparsity import (
 # ---------------------------------------------------------------- functions
 
 
-def bratu(x: Any) -> Any:
-    h = 1.0 / (x.size + 1)
-    xp = np.pad(x, 1)
-    return xp[:-2] - 2 * x + xp[2:] + h * h * np.exp(x)
 
 
 def stencil_2d(u: Any) -> Any:
@@ -66,8 +63,6 @@ def transpose_mix(x: Any) -> Any:
     return np.tanh(x.T) * x[:, 0]
 
 
-def rosenbrock(x: Any) -> Any:
-    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
 
 
 def arrowhead_objective(x: Any) -> Any:

@@ -7,16 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from problems import bratu, rosenbrock
 
 import dualnumpy as dn
 
 sp = pytest.importorskip("scipy.sparse", reason="sparsity patterns are scipy.sparse matrices (dualnumpy[sparse])")
 
 
-def bratu(x: Any) -> Any:
-    h = 1.0 / (np.size(x) + 1)
-    xp = np.pad(x, 1)
-    return xp[:-2] - 2 * x + xp[2:] + h * h * np.exp(x)
 
 
 def stencil(u: Any) -> Any:
@@ -42,8 +39,6 @@ def brusselator(y: Any) -> Any:
     return np.ravel(np.stack([du, dv], axis=-1))
 
 
-def rosenbrock(x: Any) -> Any:
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
 def _periodic_laplacian_pattern(n: int) -> Any:
