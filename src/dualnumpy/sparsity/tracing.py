@@ -40,7 +40,6 @@ where an intermediate result does not reach the output.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -50,7 +49,15 @@ import numpy as np
 from dualnumpy.core import sums
 from dualnumpy.core.surface import ArraySurface
 from dualnumpy.numpy_facts.movement import MOVES_ELEMENTS
-from dualnumpy.numpy_facts.signatures import IN_PLACE_OPTIONS, Args, bind, call, public_name, ufunc_name
+from dualnumpy.numpy_facts.signatures import (
+    IN_PLACE_OPTIONS,
+    Args,
+    bind,
+    call,
+    parameter_names,
+    public_name,
+    ufunc_name,
+)
 from dualnumpy.numpy_facts.trees import iter_leaves
 from dualnumpy.rules import registry
 from dualnumpy.rules.kinds import (
@@ -641,7 +648,7 @@ def trace_function(func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[st
     traced = [x for s in sources for x in iter_leaves(s) if isinstance(x, Traced)]
     if dependence is Dependence.ELEMENTWISE:
         return _elementwise_call(ans, traced, trace)
-    if dependence is Dependence.REDUCTION and len(traced) == 1 and _takes_axis(func):
+    if dependence is Dependence.REDUCTION and len(traced) == 1 and "axis" in parameter_names(func):
         x = traced[0]
         out_shape = np.shape(ans)
         deps = reduce_along(x.deps, x.shape, values.get("axis"), out_shape)
@@ -719,13 +726,6 @@ def _outputs_with_tangents(rule: Any, bound: Args, values: Args, ans: Any) -> li
     if not isinstance(out, (tuple, list)) or len(out) != len(ans):
         return None
     return [t is not None for t in out]
-
-
-def _takes_axis(func: Any) -> bool:
-    try:
-        return "axis" in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _map_outputs(ans: Any, pattern_of: Callable[[Any], Pattern], trace: Trace) -> Any:
