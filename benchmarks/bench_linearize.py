@@ -6,7 +6,9 @@ L1  W1 (bench_core's elementwise chain of ~10 ufuncs, summed) on 10**6 float64: 
 L2  the same chain without the sum (the output is 10**6 tangents).
 L3  the 1-D Bratu residual with np.pad on 10**6 unknowns, likewise.
 H1  hvp of Rosenbrock against dn.grad at n = 10**5 (and a smaller n, repeated).
-    Target: hvp < 5x the gradient's time.
+    Target: hvp < 5x the gradient's time. Rosenbrock is a sum of terms, so hvp takes the
+    separable path (one pass over its terms' colors); hvp_chunk is the chunk the general
+    forward-over-forward method would use.
 
     PYTHONPATH=src python benchmarks/bench_linearize.py [--quick] [--hvp-n N] [--hvp-repeat R]
 """
@@ -14,30 +16,17 @@ H1  hvp of Rosenbrock against dn.grad at n = 10**5 (and a smaller n, repeated).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from bench_core import median_seconds  # benchmarks/ is on the path of a script run
+from bench_core import w1_function as w1
 
 import dualnumpy as dn
 from dualnumpy.transforms.hvp import default_chunk_size, hvp
 from dualnumpy.transforms.linearize import linearize
-
-
-def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm up
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
-def w1(x: Any) -> Any:
-    return np.sum(np.sin(x) * np.exp(-x ** 2) + np.log1p(x ** 2) * np.tanh(x))
 
 
 def w1_elementwise(x: Any) -> Any:

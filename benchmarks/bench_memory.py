@@ -16,26 +16,15 @@ direction at once (chunk_size=n), which is what jacfwd did by default before.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from bench_core import median_seconds  # benchmarks/ is on the path of a script run
 
 import dualnumpy as dn
 from dualnumpy.transforms import api
-
-
-def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def peak_bytes(fn: Callable[[], Any]) -> tuple[int, int]:

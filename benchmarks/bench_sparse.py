@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from bench_core import median_seconds  # benchmarks/ is on the path of a script run
 
 import dualnumpy as dn
 from dualnumpy.sparsity import (
@@ -49,14 +49,7 @@ from dualnumpy.sparsity import (
 
 
 def median_ms(fn: Callable[[], Any], repeat: int, number: int = 1) -> float:
-    fn()  # warm up
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples) * 1e3
+    return median_seconds(fn, repeat, number) * 1e3
 
 
 # ---------------------------------------------------------------- the workloads
