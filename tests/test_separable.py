@@ -167,3 +167,20 @@ def test_hvp_of_a_separable_objective_at_a_large_size_is_fast() -> None:
     expected[1:] += off
     np.testing.assert_allclose(hv, expected, rtol=1e-10, atol=1e-8)
     assert elapsed < 2.0, f"{elapsed:.2f} s"
+
+
+def test_the_first_call_traces_the_objective_once() -> None:
+    """Detection of the Hessian's pattern also finds the terms: no second trace for them."""
+    from dualnumpy.sparsity.tracing import Traced
+
+    traced_calls = []
+
+    def f(x: Any) -> Any:
+        if isinstance(x, Traced):
+            traced_calls.append(1)
+        return rosenbrock(x)
+
+    hess = dn.sparse_hessian(f)
+    x = np.linspace(-1.0, 1.0, 20)
+    np.testing.assert_allclose(hess(x).toarray(), dn.hessian(rosenbrock)(x), rtol=1e-13)
+    assert hess.separable is not None and len(traced_calls) == 1

@@ -32,7 +32,8 @@ from dualnumpy.sparsity.coloring import (
     symmetrized,
 )
 from dualnumpy.sparsity.detect import hessian_pairs, trace
-from dualnumpy.sparsity.separable import Separable, SeparableHessian, analyse
+from dualnumpy.sparsity.patterns import Pattern
+from dualnumpy.sparsity.separable import Separable, SeparableHessian, analyse, from_terms
 from dualnumpy.transforms.api import grad, hessian, jacfwd, jvp
 
 Fun = Callable[..., Any]
@@ -111,6 +112,10 @@ class _Compressed:
         self._out_shape: tuple[int, ...] | None = None
         self._seeds: np.ndarray[Any, Any] | None = None
         self._decompression: Decompression | None = None
+        #: what the first call's detection found of a sum of terms (``Trace.terms``), kept so
+        #: that the separable analysis needs no second trace; ``_traced``: detection ran
+        self._terms: Pattern | None = None
+        self._traced = False
 
     def __repr__(self) -> str:
         name = getattr(self.fun, "__name__", type(self.fun).__name__)
@@ -146,6 +151,7 @@ class _Compressed:
                 second_order: bool) -> tuple[Structure, tuple[int, ...]]:
         try:
             deps, run, shape = trace(fun, x, second_order=second_order, name=self._name)
+            self._terms, self._traced = run.terms, True
         except TypeError as error:
             error.add_note(f"{self._name} detects the sparsity pattern on its first call; for "
                            f"code that branches on values pass sparsity="
@@ -310,7 +316,7 @@ class SparseHessian(_Compressed):
         fun = self._bind(args, kwargs)
         if self.coloring is None:
             self._prepare(x, fun)
-            analysis = analyse(fun, x)
+            analysis = from_terms(self._terms, x.shape) if self._traced else analyse(fun, x)
             if analysis is not None:
                 self.separable = analysis
                 self._by_terms = SeparableHessian(analysis, self.sparsity)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from dualnumpy.core import sums
 from dualnumpy.sparsity.patterns import Pattern
 from dualnumpy.sparsity.tracing import Dependent, Trace, Traced
 
@@ -40,11 +41,18 @@ def _output_pattern(out: Any, trace: Trace, name: str) -> tuple[Pattern, tuple[i
 
 def trace(f: Fun, x: Any, *, local: bool = False, second_order: bool = False,
           name: str = "jacobian_sparsity") -> tuple[Pattern, Trace, tuple[int, ...]]:
-    """Run ``f`` once on ``x`` traced; return the output's pattern, the trace and its shape."""
+    """Run ``f`` once on ``x`` traced; return the output's pattern, the trace and its shape.
+
+    When ``f`` returns a whole-array ``np.sum`` of its own, ``run.terms`` is the pattern of
+    what it summed (noted as it ran, ``core/sums.py``)."""
     array = _input(x, name)
     run = Trace(array.size, local, second_order)
     seeded = Traced(array.copy(), Pattern.identity(array.size), run)
-    deps, shape = _output_pattern(f(seeded), run, name)
+    with sums.noting() as last:
+        out = f(seeded)
+    if last and last[0] is out and isinstance(last[1], Traced):
+        run.terms = last[1].deps
+    deps, shape = _output_pattern(out, run, name)
     return deps, run, shape
 
 

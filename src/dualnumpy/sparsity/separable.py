@@ -29,9 +29,8 @@ from dualnumpy.core import sums
 from dualnumpy.core.dual import Dual
 from dualnumpy.core.tags import new_tag
 from dualnumpy.sparsity.coloring import Coloring, color_columns
-from dualnumpy.sparsity.detect import hessian_pairs
+from dualnumpy.sparsity.detect import trace
 from dualnumpy.sparsity.patterns import Pattern
-from dualnumpy.sparsity.tracing import Trace, Traced
 from dualnumpy.transforms import hvp as hvp_module
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -47,7 +46,6 @@ class Separable:
     rows: IntArray       # the term of each entry of J_F
     columns: IntArray    # the input of each entry
     coloring: Coloring
-    hessian: Pattern | None
 
     @property
     def count(self) -> int:
@@ -71,25 +69,25 @@ class Separable:
         return np.reshape(out, (*lead, *self.shape))
 
 
-def analyse(fun: Any, x: np.ndarray[Any, Any], *, second_order: bool = False) -> Separable | None:
+def analyse(fun: Any, x: np.ndarray[Any, Any]) -> Separable | None:
     """``f``'s separable structure at ``x``'s shape, or None when ``f`` does not return a
     whole-array ``np.sum`` of its own (or detection refuses the function)."""
-    run = Trace(x.size, False, second_order)
-    seeded = Traced(x.copy(), Pattern.identity(x.size), run)
     try:
-        with sums.noting() as last:
-            out = fun(seeded)
+        _, run, _ = trace(fun, x, name="the separable analysis")
     except (TypeError, MemoryError):  # branching on values, an unsupported operation: not here
         return None
-    if not last or last[0] is not out or not isinstance(last[1], Traced):
+    return from_terms(run.terms, tuple(x.shape))
+
+
+def from_terms(terms: Pattern | None, shape: tuple[int, ...]) -> Separable | None:
+    """The analysis from a detection run's ``terms`` (None: not a sum of its terms)."""
+    if terms is None:
         return None
-    terms: Pattern = last[1].deps
     coloring = color_columns(terms, warn=False)
-    if coloring.count * 2 > x.size and x.size > 8:  # every term reads almost everything
+    if coloring.count * 2 > terms.n and terms.n > 8:  # every term reads almost everything
         return None
     rows = terms.rows_of_entries().astype(np.int64)
-    hessian = hessian_pairs(run) if second_order else None
-    return Separable(tuple(x.shape), terms.m, rows, terms.indices.astype(np.int64), coloring, hessian)
+    return Separable(shape, terms.m, rows, terms.indices.astype(np.int64), coloring)
 
 
 def _terms_tangent(fun: Any, point: Any, tag: int) -> Any:

@@ -91,14 +91,17 @@ _LOW = np.int64((1 << 32) - 1)
 
 
 class Trace:
-    """One detection run: the number of inputs, the mode and the Hessian pairs."""
+    """One detection run: the number of inputs, the mode, the Hessian pairs and the terms."""
 
-    __slots__ = ("local", "n", "pairs")
+    __slots__ = ("local", "n", "pairs", "terms")
 
     def __init__(self, n: int, local: bool, second_order: bool) -> None:
         self.n = n
         self.local = local
         self.pairs: list[Index] | None = [] if second_order else None
+        #: when the function returned a whole-array np.sum of its own, the pattern of the
+        #: terms it summed (``sparsity/separable.py``); else None
+        self.terms: Pattern | None = None
 
     def couple(self, a: Pattern, b: Pattern) -> None:
         """Record that the second derivatives couple row r of ``a`` with row r of ``b``."""
